@@ -1,0 +1,34 @@
+# The two commands of the README:  `make figures`  and  `make test`.
+# Both create the virtual environment on first use (Python 3.11; torch/torchvision pinned).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: figures test lint report clean-results
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	# torch first, pinned: an unpinned resolve may pull a multi-GB CUDA build of a newer torch
+	$(BIN)/pip install $(TORCH)
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+figures: $(VENV)/.installed  ## all figures and tables of the embedded default (CPU, minutes)
+	$(BIN)/snakemake --profile profiles/default
+
+test: $(VENV)/.installed  ## unit + integration tests and the style gates
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench workflow/scripts
+	$(BIN)/ruff format --check src tests bench workflow/scripts
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+
+report: $(VENV)/.installed  ## browsable HTML report of every figure with its caption
+	$(BIN)/snakemake --report results/report.zip
+
+clean-results:
+	rm -rf results/digits results/figures results/quadratic logs benchmarks .snakemake

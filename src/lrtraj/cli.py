@@ -1,0 +1,66 @@
+"""``lrtraj`` command line: small utilities around the workflow.
+
+lrtraj prepare-fashion-mnist [--source DIR] [--dest DIR]
+lrtraj check-config FILE [FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import sys
+from pathlib import Path
+
+from lrtraj import config as lrconfig
+
+FASHION_MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
+
+
+def prepare_fashion_mnist(source: Path, dest: Path) -> Path:
+    """Gunzip the four IDX files into torchvision's layout ``<dest>/FashionMNIST/raw/``.
+
+    Debian's ``dataset-fashion-mnist`` package ships them gzipped under
+    ``/usr/share/datasets/fashion-mnist``; torchvision reads them uncompressed.
+    """
+    raw = dest / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in FASHION_MNIST_FILES:
+        gz = source / f"{name}.gz"
+        if not gz.is_file():
+            raise FileNotFoundError(f"Fashion-MNIST file not found: {gz}")
+        tmp = raw / f".{name}.tmp"
+        with gzip.open(gz) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(raw / name)
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lrtraj", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    fm = sub.add_parser("prepare-fashion-mnist", help="unpack Fashion-MNIST for torchvision")
+    fm.add_argument("--source", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
+    fm.add_argument("--dest", type=Path, default=Path("data/fashion_mnist"))
+    chk = sub.add_parser("check-config", help="validate overlays merged on the default config")
+    chk.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "prepare-fashion-mnist":
+            print(prepare_fashion_mnist(args.source, args.dest))
+        elif args.command == "check-config":
+            lrconfig.load(*args.files)
+            print("ok: " + " + ".join(["config/config.yaml", *map(str, args.files)]))
+    except (FileNotFoundError, lrconfig.ConfigError) as err:
+        print(f"lrtraj: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

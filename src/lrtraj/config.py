@@ -1,0 +1,116 @@
+"""Configuration: schema validation plus the cross-key checks a JSON schema cannot express.
+
+The schema lives in ``workflow/schemas/config.schema.yaml`` (Snakemake validates against it
+before any job runs, through ``common.smk``); ``check`` adds the relations between keys. Every
+message names the offending key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem with its key."""
+
+
+def validate_schema(cfg: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Validate ``cfg`` against the JSON schema, filling defaults in place."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator_cls = jsonschema.validators.validator_for(schema)
+    errors = sorted(validator_cls(schema).iter_errors(cfg), key=lambda e: list(e.path))
+    if errors:
+        lines = []
+        for err in errors:
+            key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+            lines.append(f"  {key}: {err.message}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    _fill_defaults(cfg, schema)
+    return cfg
+
+
+def _fill_defaults(cfg: Any, schema: Mapping[str, Any]) -> None:
+    if not isinstance(cfg, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if "default" in sub and key not in cfg:
+            cfg[key] = sub["default"]
+        if key in cfg:
+            _fill_defaults(cfg[key], sub)
+
+
+def check(cfg: Mapping[str, Any]) -> None:
+    """Relations between keys; raise ``ConfigError`` listing every violation."""
+    problems: list[str] = []
+    steps = cfg["trajectory"]["steps"]
+    trips = cfg["sidetrips"]
+    for b in trips["branch_steps"]:
+        if b > steps:
+            problems.append(f"sidetrips.branch_steps: {b} is after the burn-in's last step {steps}")
+    T, every = trips["steps"], trips.get("eval_every", 50)
+    spans = {}
+    averaging = trips.get("averaging", {})
+    if "two_point" in averaging:
+        spans["sidetrips.averaging.two_point.k"] = averaging["two_point"]["k"]
+    if "swa" in averaging:
+        spans["sidetrips.averaging.swa.c"] = averaging["swa"]["c"]
+        spans["sidetrips.averaging.swa (n-1)*c"] = (averaging["swa"]["n"] - 1) * averaging["swa"][
+            "c"
+        ]
+    for key, span in spans.items():
+        if span > T:
+            problems.append(f"{key}: {span} exceeds the side-trip length sidetrips.steps={T}")
+        if span % every:
+            problems.append(f"{key}: {span} is not a multiple of sidetrips.eval_every={every}")
+    if T % every:
+        problems.append(f"sidetrips.steps: {T} is not a multiple of sidetrips.eval_every={every}")
+    for name, fig in cfg.get("figures", {}).items():
+        b = fig.get("branch_step") if isinstance(fig, Mapping) else None
+        if b is not None and b not in trips["branch_steps"]:
+            problems.append(
+                f"figures.{name}.branch_step: {b} is not one of sidetrips.branch_steps "
+                f"{trips['branch_steps']}"
+            )
+        family = fig.get("family") if isinstance(fig, Mapping) else None
+        if family is not None and family not in averaging:
+            problems.append(f"figures.{name}.family: '{family}' is not in sidetrips.averaging")
+    if cfg["data"]["name"] != "noisy_digits" and not cfg["data"].get("data_dir"):
+        problems.append(f"data.data_dir: required for dataset '{cfg['data']['name']}'")
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+DEFAULT_CONFIG = SCHEMA_PATH.parents[2] / "config" / "config.yaml"
+
+
+def deep_update(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``overlay`` into ``base`` the way Snakemake merges ``--configfile`` overlays:
+    mappings recursively, everything else (lists included) replaced."""
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            deep_update(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load(*overlays: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict[str, Any]:
+    """The default config with ``overlays`` merged on top, validated and checked: what the
+    workflow sees for ``snakemake --configfile=OVERLAY`` before any job runs."""
+    cfg: dict[str, Any] = {}
+    for path in ([base] if base else []) + list(overlays):
+        layer = yaml.safe_load(Path(path).read_text())
+        if not isinstance(layer, dict):
+            raise ConfigError(f"{path}: a config file must hold a mapping")
+        deep_update(cfg, layer)
+    validate_schema(cfg)
+    check(cfg)
+    return cfg

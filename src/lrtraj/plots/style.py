@@ -1,0 +1,87 @@
+"""Shared look of every figure: colour-blind-safe palette, readable fonts, atomic saving.
+
+``save_figure`` writes PDF + PNG (temp file + rename), embeds the provenance record in the
+PDF metadata (``Subject``/``Keywords``) and writes it to a ``.json`` sidecar with the caption.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+# Okabe-Ito: distinguishable under the common colour-vision deficiencies.
+PALETTE = [
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#000000",  # black
+]
+
+# One colour per averaging family, used by every figure, so "EMA" is the same colour everywhere.
+FAMILY_COLORS = {
+    "baseline": "#000000",
+    "ema": "#0072B2",
+    "two_point": "#D55E00",
+    "swa": "#009E73",
+    "linear_decay": "#CC79A7",
+}
+FAMILY_LABELS = {
+    "baseline": "constant lr (baseline)",
+    "ema": "EMA",
+    "two_point": "two-point",
+    "swa": "SWA",
+    "linear_decay": "linear decay",
+}
+KIND_DASHES = {"baseline": (1, 0), "average": (1, 0), "schedule": (4, 2), "reference": (1, 2)}
+
+
+def apply_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette=PALETTE, font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight", "pdf.fonttype": 42})
+
+
+def _atomic_savefig(fig: plt.Figure, path: Path, **kwargs: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(
+    fig: plt.Figure,
+    pdf_path: str | Path,
+    caption: str,
+    provenance: Mapping[str, Any] | None = None,
+) -> None:
+    """Save ``fig`` as ``pdf_path`` and a sibling PNG + JSON sidecar (caption, provenance)."""
+    pdf_path = Path(pdf_path)
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"caption": caption, "provenance": dict(provenance or {})}
+    text = json.dumps(record, default=str)
+    metadata = {"Title": pdf_path.stem, "Subject": caption, "Keywords": text}
+    _atomic_savefig(fig, pdf_path, format="pdf", metadata=metadata)
+    _atomic_savefig(fig, pdf_path.with_suffix(".png"), format="png", dpi=150)
+    sidecar = pdf_path.with_suffix(".json")
+    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{sidecar.name}.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle, indent=2, default=str)
+    os.replace(tmp, sidecar)
+    plt.close(fig)

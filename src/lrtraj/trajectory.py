@@ -1,0 +1,109 @@
+"""The burn-in: the main constant-lr SGD trajectory, whose checkpoints side-trips branch from."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from lrtraj import checkpoint
+from lrtraj.data import load_dataset
+from lrtraj.evaluate import EvalSettings, Evaluator
+from lrtraj.metrics import conform
+from lrtraj.models import build_model
+from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+
+log = logging.getLogger("lrtraj.trajectory")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device: '{name}' requested but CUDA is not available on this host")
+    return device
+
+
+def _publish(src: Path, dst: Path) -> None:
+    """Expose a kept checkpoint at its declared output path (hard link, else copy)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", ".sha256"):
+        s, d = Path(str(src) + suffix), Path(str(dst) + suffix)
+        d.unlink(missing_ok=True)
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+
+
+def run_burn_in(
+    *,
+    data: Mapping[str, Any],
+    model: Mapping[str, Any],
+    optimizer: Mapping[str, Any],
+    trajectory: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    device: str,
+    checkpoints: Mapping[int, str | Path],
+    state_dir: str | Path,
+) -> pd.DataFrame:
+    """Train the main trajectory; write ``checkpoints[step]`` for each requested step.
+
+    Resume state lives in ``state_dir`` (not a declared output, so it survives a failed job);
+    a rerun after a crash continues from the last checkpoint there.
+    """
+    dataset = load_dataset(data)  # first: a missing data dir is the likeliest failure
+    dev = resolve_device(device)
+    state_dir = Path(state_dir)
+    net = build_model(
+        model["name"],
+        dataset.in_channels,
+        dataset.num_classes,
+        model.get("widths"),
+        int(model.get("init_seed", 0)),
+    ).to(dev)
+    lr = float(trajectory["lr"])
+    opt = make_optimizer(net, optimizer, lr)
+    seed = int(trajectory.get("data_seed", 0))
+    steps = int(trajectory["steps"])
+    bad = [s for s in checkpoints if not 0 <= int(s) <= steps]
+    if bad:
+        raise ValueError(f"checkpoint steps {bad} lie outside the burn-in (0..{steps})")
+    keep = {int(s): state_dir / f"step{int(s):07d}.pt" for s in checkpoints}
+    info = RunInfo("burn_in", -1, seed, "constant", "baseline", "baseline")
+    result = sgd_loop(
+        net,
+        opt,
+        dataset.stream(int(trajectory["batch_size"]), seed, dev),
+        info,
+        start=0,
+        stop=steps,
+        lr_at=lambda _s: lr,
+        settings=LoopSettings(
+            eval_every=int(trajectory.get("eval_every", 1000)),
+            log_every=int(trajectory.get("log_every", 100)),
+            checkpoint_every=int(trajectory.get("checkpoint_every", 1000)),
+            resume_path=state_dir / "resume.pt",
+            keep=keep,
+        ),
+        evaluator=Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev),
+    )
+    if result.diverged_at is not None:
+        raise RuntimeError(
+            f"burn-in diverged at step {result.diverged_at} (lr={lr}); lower trajectory.lr. "
+            f"Resume state kept in {state_dir}"
+        )
+    for step, path in checkpoints.items():
+        if not keep[int(step)].is_file():
+            raise checkpoint.CheckpointError(f"burn-in finished without checkpoint {keep[step]}")
+        _publish(keep[int(step)], Path(path))
+    (state_dir / "resume.pt").unlink(missing_ok=True)
+    (state_dir / "resume.pt.sha256").unlink(missing_ok=True)
+    return conform(pd.DataFrame(result.rows))

@@ -1,0 +1,111 @@
+"""The SGD loop: bit-exact resume after SIGKILL, divergence recorded as data, side-trips replay."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lrtraj import checkpoint
+from lrtraj.sidetrips import SideTrip, run_sidetrip
+from lrtraj.trajectory import run_burn_in
+
+TINY = {
+    "data": {"name": "noisy_digits", "noise_sigma": 1.0, "max_shift": 1},
+    "model": {"name": "resnet8", "widths": [4, 8, 8], "init_seed": 0},
+    "optimizer": {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
+    "evaluation": {
+        "batch_size": 500,
+        "batchnorm": "recompute",
+        "bn_batches": 1,
+        "bn_batch_size": 64,
+        "bn_seed": 1,
+    },
+    "device": "cpu",
+}
+
+
+def burn_in(tmp, steps=300, lr=0.1, every=25):
+    return run_burn_in(
+        **TINY,
+        trajectory={
+            "lr": lr,
+            "batch_size": 16,
+            "steps": steps,
+            "data_seed": 0,
+            "checkpoint_every": every,
+            "eval_every": 100,
+            "log_every": 100,
+        },
+        checkpoints={steps: tmp / "final.pt"},
+        state_dir=tmp / "state",
+    )
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    torch.set_num_threads(1)
+    clean_dir, killed_dir = tmp_path / "clean", tmp_path / "killed"
+    clean = burn_in(clean_dir)
+    script = textwrap.dedent(f"""
+        import pathlib, torch
+        torch.set_num_threads(1)
+        from tests.test_train import burn_in
+        burn_in(pathlib.Path({str(killed_dir)!r}))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=os.getcwd())
+    resume = killed_dir / "state" / "resume.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if resume.exists() and checkpoint.load(resume)["step"] >= 50:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (killed_dir / "final.pt").exists()
+    killed_at = checkpoint.load(resume)["step"]
+    assert 0 < killed_at < 300
+    resumed = burn_in(killed_dir)
+    a = checkpoint.load(clean_dir / "final.pt")
+    b = checkpoint.load(killed_dir / "final.pt")
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for key, value in a["optimizer"]["state"].items():
+        assert torch.equal(
+            value["momentum_buffer"], b["optimizer"]["state"][key]["momentum_buffer"]
+        )
+    pd.testing.assert_frame_equal(clean, resumed)
+    assert not resume.exists()  # resume state is cleaned up after success
+
+
+def test_divergence_is_recorded_not_raised(tmp_path):
+    burn_in(tmp_path, steps=20, every=10)
+    trip = SideTrip(
+        branch_step=20,
+        data_seed=0,
+        method="constant",
+        steps=40,
+        lr=1e4,
+        eval_every=20,
+        averaging={"ema": {"beta": 0.9}},
+    )
+    df = run_sidetrip(trip, branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    losses = df[(df.split == "train_batch")]["value"].to_numpy()
+    assert not np.isfinite(losses[-1])
+    assert df["step"].max() < 60  # stopped early, rows so far kept
+
+
+def test_sidetrip_on_main_seed_replays_the_main_trajectory(tmp_path):
+    burn_in(tmp_path / "b", steps=20, every=20)
+    trip = SideTrip(branch_step=20, data_seed=0, method="constant", steps=20, lr=0.1, eval_every=20)
+    side = run_sidetrip(trip, branch_checkpoint=tmp_path / "b" / "final.pt", **TINY, batch_size=16)
+    main = burn_in(tmp_path / "c", steps=40, every=20)
+    main_loss = main[(main.split == "train_batch") & (main.step > 20)]["value"].to_numpy()
+    side_loss = side[side.split == "train_batch"]["value"].to_numpy()
+    np.testing.assert_array_equal(main_loss, side_loss)

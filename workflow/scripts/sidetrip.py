@@ -1,0 +1,28 @@
+"""Rule sidetrip: one side-trip method from one branch point on one data seed."""
+
+from lrtraj.metrics import write_parquet
+from lrtraj.runtime import job
+from lrtraj.sidetrips import SideTrip, run_sidetrip
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+with job(smk) as ctx:
+    p, s = ctx.params, ctx.params["sidetrip"]
+    trip = SideTrip(
+        branch_step=int(smk.wildcards.branch),
+        data_seed=int(smk.wildcards.seed),
+        method=smk.wildcards.method,
+        steps=s["steps"],
+        lr=s["lr"],
+        eval_every=s["eval_every"],
+        averaging=s["averaging"],
+    )
+    df = run_sidetrip(
+        trip,
+        branch_checkpoint=smk.input.checkpoint,
+        **p["run"],
+        batch_size=s["batch_size"],
+        resume_path=p["resume"],
+        checkpoint_every=s["checkpoint_every"],
+        log_every=s["log_every"],
+    )
+    write_parquet(df, smk.output[0], ctx.provenance(inputs=smk.input))
