@@ -9,11 +9,13 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from lrtraj import checkpoint
 from lrtraj.sidetrips import SideTrip, run_sidetrip
 from lrtraj.trajectory import run_burn_in
+from tests.fixtures import debian_fashion_mnist
 
 TINY = {
     "data": {"name": "noisy_digits", "noise_sigma": 1.0, "max_shift": 1},
@@ -109,3 +111,35 @@ def test_sidetrip_on_main_seed_replays_the_main_trajectory(tmp_path):
     main_loss = main[(main.split == "train_batch") & (main.step > 20)]["value"].to_numpy()
     side_loss = side[side.split == "train_batch"]["value"].to_numpy()
     np.testing.assert_array_equal(main_loss, side_loss)
+
+
+def test_short_burn_in_on_real_fashion_mnist(tmp_path):
+    root = debian_fashion_mnist(tmp_path / "data")
+    if root is None:
+        pytest.skip("Debian package dataset-fashion-mnist not installed (CI installs it)")
+    cfg = {
+        **TINY,
+        "data": {
+            "name": "fashion_mnist",
+            "data_dir": str(root),
+            "pool": 2,
+            "crop_padding": 2,
+            "flip": True,
+            "train_eval_size": 500,
+        },
+    }
+    df = run_burn_in(
+        **cfg,
+        trajectory={
+            "lr": 0.1,
+            "batch_size": 64,
+            "steps": 40,
+            "checkpoint_every": 20,
+            "eval_every": 40,
+            "log_every": 20,
+        },
+        checkpoints={40: tmp_path / "ckpt.pt"},
+        state_dir=tmp_path / "state",
+    )
+    acc = df[(df.split == "test") & (df.metric == "accuracy")].set_index("step")["value"]
+    assert acc[40] > acc[0] + 0.1  # 40 steps already learn something on real data

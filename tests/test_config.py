@@ -1,0 +1,61 @@
+"""Config validation: every problem is reported with the key that causes it."""
+
+import copy
+
+import pytest
+import yaml
+
+from lrtraj import config as lrconfig
+
+DEFAULT = yaml.safe_load(lrconfig.DEFAULT_CONFIG.read_text())
+
+
+def checked(**overlay):
+    cfg = lrconfig.deep_update(copy.deepcopy(DEFAULT), overlay)
+    lrconfig.validate_schema(cfg)
+    lrconfig.check(cfg)
+    return cfg
+
+
+def test_default_and_paper_scale_configs_are_valid():
+    checked()
+    for name in ("imagenet", "cifar10", "cifar100", "fashion_mnist"):
+        cfg = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / f"{name}.yaml")
+        assert cfg["experiment"] == name
+
+
+def test_defaults_are_filled():
+    cfg = copy.deepcopy(DEFAULT)
+    del cfg["optimizer"]["nesterov"]
+    lrconfig.validate_schema(cfg)
+    assert cfg["optimizer"]["nesterov"] is False
+
+
+@pytest.mark.parametrize(
+    "overlay,key",
+    [
+        ({"trajectory": {"lr": -1.0}}, "trajectory.lr"),
+        ({"trajectory": {"lr": "fast"}}, "trajectory.lr"),
+        ({"model": {"name": "vgg"}}, "model.name"),
+        ({"sidetrips": {"data_seeds": []}}, "sidetrips.data_seeds"),
+        ({"evaluation": {"batchnorm": "freeze"}}, "evaluation.batchnorm"),
+        ({"colour": "blue"}, "<top level>: Additional properties are not allowed ('colour'"),
+    ],
+)
+def test_schema_errors_name_the_key(overlay, key):
+    with pytest.raises(lrconfig.ConfigError, match=key.replace("(", r"\(")):
+        checked(**overlay)
+
+
+@pytest.mark.parametrize(
+    "overlay,message",
+    [
+        ({"sidetrips": {"branch_steps": [7000]}}, "sidetrips.branch_steps: 7000 is after"),
+        ({"sidetrips": {"averaging": {"swa": {"n": 8, "c": 100}}}}, "exceeds the side-trip length"),
+        ({"figures": {"fig5": {"branch_step": 4000, "split": "test"}}}, "figures.fig5.branch_step"),
+        ({"data": {"name": "cifar10", "data_dir": None}}, "data.data_dir: required"),
+    ],
+)
+def test_relations_between_keys_are_checked(overlay, message):
+    with pytest.raises(lrconfig.ConfigError, match=message):
+        checked(**overlay)

@@ -1,0 +1,173 @@
+"""Integration: the real Snakemake DAG on a tiny config, in a temporary working directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from lrtraj.metrics import TRAINING_COLUMNS, read_provenance
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+TARGETS = [
+    "results/figures/fig5.pdf",
+    "results/figures/fig1.pdf",
+    "results/figures/table1.md",
+    "results/tiny/sidetrips/summary.md",
+]
+
+pytestmark = pytest.mark.integration
+
+
+def snakemake(workdir: Path, *args: str, configs: tuple[Path, ...] = (TINY,), check: bool = True):
+    # --configfile takes several files (later ones override), so it goes last: placed before
+    # the targets it would swallow them as config files
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        *map(str, configs),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned_jobs(proc) -> dict[str, int]:
+    """Job counts from the 'Job stats' table of a dry run."""
+    lines = (proc.stdout + proc.stderr).splitlines()
+    if not any(line.startswith("Job stats") for line in lines):
+        return {}
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats")) + 3
+    counts = {}
+    for line in lines[start:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("dag")
+    snakemake(workdir, *TARGETS)
+    return workdir
+
+
+def test_figures_and_tables_are_built_with_captions_and_provenance(run):
+    figures = run / "results" / "figures"
+    for name in ("fig5", "fig1"):
+        assert (figures / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert (figures / f"{name}.png").stat().st_size > 10_000
+        sidecar = json.loads((figures / f"{name}.json").read_text())
+        assert "baseline" in sidecar["caption"]
+        inputs = sidecar["provenance"]["inputs"]
+        assert len(inputs) == 2 * 5 and all(len(h) == 64 for h in inputs.values())
+    table = (figures / "table1.md").read_text()
+    assert "EMA" in table and "SWA" in table
+    deviations = pd.read_csv(figures / "table1.csv").filter(like="deviation").to_numpy()
+    assert deviations.shape == (5, 2) and (deviations < 1e-12).all()
+    assert "\\begin{tabular}" in (figures / "table1.tex").read_text()
+
+
+def test_metrics_follow_the_documented_schema(run):
+    files = sorted((run / "results" / "tiny").rglob("*.parquet"))
+    training = [f for f in files if f.parent.name.startswith("seed") or f.parent.name == "burn_in"]
+    assert len(training) == 1 + 2 * 5
+    for path in training:
+        df = pd.read_parquet(path)
+        assert list(df.columns) == list(TRAINING_COLUMNS)
+        assert set(df["metric"]) == {"loss", "accuracy"}
+        prov = read_provenance(path)
+        assert prov["rule"] in {"burn_in", "sidetrip"} and "git_commit" in prov
+    constant = pd.read_parquet(run / "results/tiny/sidetrips/branch60/seed0/constant.parquet")
+    assert set(constant["kind"]) == {"baseline", "average"}
+    assert set(constant.loc[constant["kind"] == "average", "method"]) == {"ema", "two_point", "swa"}
+    summary = pd.read_parquet(run / "results/tiny/sidetrips/summary.parquet")
+    assert set(summary["family"]) == {"ema", "two_point", "swa"}
+
+
+def test_up_to_date_dag_has_nothing_to_do(run):
+    proc = snakemake(run, "-n", *TARGETS)
+    assert planned_jobs(proc) == {}
+
+
+def test_a_sidetrip_key_reruns_only_what_reads_it(run, tmp_path):
+    overlay = tmp_path / "beta.yaml"
+    overlay.write_text(yaml.safe_dump({"sidetrips": {"averaging": {"ema": {"beta": 0.8}}}}))
+    jobs = planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay)))
+    # the constant run carries the EMA, plus the EMA's schedule, for each of the 2 seeds
+    assert jobs.get("sidetrip") == 4 and "burn_in" not in jobs and "table1" not in jobs
+
+
+def test_a_burn_in_key_reruns_everything_downstream(run, tmp_path):
+    overlay = tmp_path / "lr.yaml"
+    overlay.write_text(yaml.safe_dump({"trajectory": {"lr": 0.05}}))
+    jobs = planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay)))
+    assert jobs.get("burn_in") == 1 and jobs.get("sidetrip") == 10
+
+
+@pytest.mark.parametrize(
+    "overlay,message",
+    [
+        ({"trajectory": {"lr": -0.1}}, "trajectory.lr"),
+        ({"trajectory": {"stepz": 5}}, "'stepz' was unexpected"),
+        ({"sidetrips": {"steps": "many"}}, "sidetrips.steps"),
+        (
+            {"sidetrips": {"averaging": {"two_point": {"k": 15}}}},
+            "two_point.k: 15 is not a multiple",
+        ),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, overlay, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    proc = snakemake(tmp_path, "-n", configs=(TINY, path), check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+def test_paper_scale_plans_without_data_and_fails_naming_the_path(tmp_path):
+    imagenet = REPO / "config" / "imagenet.yaml"
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig5.pdf", configs=(imagenet,)))
+    assert jobs == {"burn_in": 1, "sidetrip": 15, "fig5": 1}
+    proc = snakemake(
+        tmp_path, "results/imagenet/burn_in/metrics.parquet", configs=(imagenet,), check=False
+    )
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "imagenet" / "burn_in.log").read_text()
+    assert "data/imagenet/train" in log and "data.data_dir" in log
+    assert not (tmp_path / "results" / "imagenet" / "burn_in" / "metrics.parquet").exists()
+
+
+def test_corrupt_checkpoint_fails_the_sidetrip_by_name(run):
+    ckpt = run / "results/tiny/burn_in/checkpoints/step60.pt"
+    original = ckpt.read_bytes()
+    target = "results/tiny/sidetrips/branch60/seed1/linear_decay.parquet"
+    try:
+        ckpt.write_bytes(original[: len(original) // 2])
+        proc = snakemake(
+            run, target, "--forcerun", "sidetrip", "--allowed-rules", "sidetrip", check=False
+        )
+        assert proc.returncode != 0
+        log = (run / "logs/tiny/sidetrips/branch60/seed1/linear_decay.log").read_text()
+        assert "step60.pt does not match its recorded sha256" in log
+        assert not (run / target).exists()  # no output that looks complete
+    finally:
+        ckpt.write_bytes(original)
