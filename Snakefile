@@ -13,8 +13,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/trajectory.smk"
 include: "workflow/rules/sidetrips.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/quadratic.smk"
 
 
 rule all:
     input:
         FIGURE_TARGETS,
+        QUADRATIC_TARGETS,

@@ -84,6 +84,10 @@ def check(cfg: Mapping[str, Any]) -> None:
             problems.append(f"figures.{name}.family: '{family}' is not in sidetrips.averaging")
     if cfg["data"]["name"] != "noisy_digits" and not cfg["data"].get("data_dir"):
         problems.append(f"data.data_dir: required for dataset '{cfg['data']['name']}'")
+    if "quadratic" in cfg:
+        from lrtraj.quadratic.experiments import config_problems
+
+        problems += config_problems(cfg["quadratic"])
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
 

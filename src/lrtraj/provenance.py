@@ -11,7 +11,6 @@ import hashlib
 import json
 import platform
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -52,15 +51,16 @@ def code_version() -> dict[str, Any]:
 
 
 def library_versions() -> dict[str, str]:
+    """Installed versions, read from package metadata: importing torch only to ask its version
+    would cost every numpy-only job ~3 s."""
+    from importlib import metadata
+
     versions = {"python": platform.python_version()}
     for name in ("torch", "torchvision", "numpy", "pandas", "snakemake"):
-        module = sys.modules.get(name)
-        if module is None:
-            try:
-                module = __import__(name)
-            except ImportError:
-                continue
-        versions[name] = getattr(module, "__version__", "unknown")
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
     return versions
 
 
