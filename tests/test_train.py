@@ -143,3 +143,37 @@ def test_short_burn_in_on_real_fashion_mnist(tmp_path):
     )
     acc = df[(df.split == "test") & (df.metric == "accuracy")].set_index("step")["value"]
     assert acc[40] > acc[0] + 0.1  # 40 steps already learn something on real data
+
+
+def test_preemption_checkpoints_and_resumes_bit_identically(tmp_path, monkeypatch):
+    from lrtraj import preemption, sidetrips
+
+    burn_in(tmp_path, steps=60, every=50)
+    trip = SideTrip(
+        branch_step=60,
+        data_seed=1,
+        method="constant",
+        steps=40,
+        lr=0.1,
+        eval_every=10,
+        averaging={"ema": {"beta": 0.9}, "two_point": {"k": 20}},
+    )
+    kwargs = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    reference = run_sidetrip(trip, **kwargs)
+
+    def signal_at_step_73(step, _model):  # between evaluations and checkpoints
+        if step == 73:
+            preemption.request()  # what the SIGUSR2 handler does
+
+    loop = sidetrips.sgd_loop
+    monkeypatch.setattr(
+        sidetrips, "sgd_loop", lambda *a, **k: loop(*a, **k, callbacks=[signal_at_step_73])
+    )
+    resume = tmp_path / "side.resume.pt"
+    with pytest.raises(preemption.Preempted):
+        run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100)
+    preemption.clear()
+    monkeypatch.undo()
+    assert checkpoint.load(resume)["step"] == 73
+    resumed = run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100)
+    pd.testing.assert_frame_equal(reference, resumed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from lrtraj import checkpoint
+from lrtraj import checkpoint, preemption
 from lrtraj.averaging import Averager, averaged_tensors
 from lrtraj.data import Stream
 from lrtraj.evaluate import Evaluator
 
 log = logging.getLogger("lrtraj.train")
+
+
+StepCallback = Callable[[int, nn.Module], None]
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,15 @@ def sgd_loop(
     settings: LoopSettings,
     evaluator: Evaluator | None = None,
     averagers: Mapping[str, Averager] | None = None,
+    callbacks: Sequence[StepCallback] = (),
 ) -> LoopResult:
-    """Train from global step ``start`` (weights ``w_start`` in ``model``) to ``stop``."""
+    """Train from global step ``start`` (weights ``w_start`` in ``model``) to ``stop``.
+
+    ``callbacks`` are called as ``callback(step, model)`` after every update (``step`` = the
+    global step the weights now belong to) and once at ``start``: probes use them to measure
+    along a trajectory without a second training loop. They must not change ``model``, and
+    whatever they record is not part of the resume state.
+    """
     averagers = dict(averagers or {})
     rows: list[dict[str, Any]] = []
     step = start
@@ -141,6 +151,8 @@ def sgd_loop(
         checkpoint.save(state, resume)
 
     if step == start:
+        for callback in callbacks:
+            callback(start, model)
         evaluate(start, math.nan)
         if start in settings.keep:
             checkpoint.save(training_state(model, optimizer, start), settings.keep[start])
@@ -165,10 +177,15 @@ def sgd_loop(
         window.append(loss.detach())
         for averager in averagers.values():
             averager.observe(step - start, tracked)
+        for callback in callbacks:
+            callback(step, model)
         at_eval = (step - start) % settings.eval_every == 0 or step == stop
         at_log = (step - start) % settings.log_every == 0 or step == stop
-        at_checkpoint = bool(settings.checkpoint_every) and (
-            (step - start) % settings.checkpoint_every == 0 and step < stop
+        preempt = preemption.requested() and step < stop
+        at_checkpoint = preempt or (
+            bool(settings.checkpoint_every)
+            and (step - start) % settings.checkpoint_every == 0
+            and step < stop
         )
         # one host sync per window, not per step (GPU); flushed before any checkpoint
         if at_eval or at_log or at_checkpoint:
@@ -220,4 +237,9 @@ def sgd_loop(
             checkpoint.save(training_state(model, optimizer, step), settings.keep[step])
         if at_checkpoint:
             save_resume(step)
+        if preempt:
+            log.warning(
+                "%s: preemption requested; resume state saved at step %d", info.method, step
+            )
+            raise preemption.Preempted(step, resume)
     return LoopResult(rows=rows, last_step=step, diverged_at=diverged_at)

@@ -17,6 +17,14 @@ DATA_SEEDS = config["sidetrips"]["data_seeds"]
 SIDETRIP_METHODS = sidetrip_methods(
     config["sidetrips"]["averaging"], config["sidetrips"]["linear_decay"]
 )
+# Main-trajectory steps whose checkpoints some rule reads; the burn-in publishes exactly these.
+# Each consumer adds its steps here (common.smk is parsed before the burn-in rule).
+CHECKPOINT_STEPS = set(BRANCH_STEPS)
+# >>> probes
+# <<< probes
+# >>> twins
+# <<< twins
+CHECKPOINT_STEPS = sorted(CHECKPOINT_STEPS)
 # GPUs per training job come from config, so the CPU default asks for none.
 TRAIN_RESOURCES = config.get("resources", {})
 
@@ -27,8 +35,9 @@ wildcard_constraints:
     method="|".join(SIDETRIP_METHODS),
 
 
-def burn_in_checkpoint(branch):
-    return f"{RESULTS}/burn_in/checkpoints/step{branch}.pt"
+def burn_in_checkpoint(step):
+    """Main-trajectory checkpoint at `step` (must be in CHECKPOINT_STEPS)."""
+    return f"{RESULTS}/burn_in/checkpoints/step{step}.pt"
 
 
 def sidetrip_metrics(branch, seed, method):

@@ -1,7 +1,7 @@
 rule burn_in:
     output:
         metrics=f"{RESULTS}/burn_in/metrics.parquet",
-        checkpoints=[burn_in_checkpoint(b) for b in BRANCH_STEPS],
+        checkpoints=[burn_in_checkpoint(s) for s in CHECKPOINT_STEPS],
     log:
         f"logs/{EXP}/burn_in.log",
     benchmark:
@@ -14,7 +14,7 @@ rule burn_in:
     params:
         run=run_params(),
         trajectory=config["trajectory"],
-        branch_steps=BRANCH_STEPS,
+        checkpoint_steps=CHECKPOINT_STEPS,
         state_dir=f"{RESULTS}/burn_in/state",
     script:
         "../scripts/burn_in.py"

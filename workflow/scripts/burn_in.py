@@ -8,7 +8,7 @@ from lrtraj.trajectory import run_burn_in
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx:
     p = ctx.params
-    checkpoints = dict(zip(p["branch_steps"], smk.output.checkpoints, strict=True))
+    checkpoints = dict(zip(p["checkpoint_steps"], smk.output.checkpoints, strict=True))
     df = run_burn_in(
         **p["run"], trajectory=p["trajectory"], checkpoints=checkpoints, state_dir=p["state_dir"]
     )
