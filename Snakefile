@@ -12,11 +12,15 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/trajectory.smk"
 include: "workflow/rules/sidetrips.smk"
+include: "workflow/rules/twins.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/quadratic.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:
     input:
         FIGURE_TARGETS,
         QUADRATIC_TARGETS,
+        "results/claims.md",
+        "results/config.yaml",

@@ -59,3 +59,23 @@ def test_schema_errors_name_the_key(overlay, key):
 def test_relations_between_keys_are_checked(overlay, message):
     with pytest.raises(lrconfig.ConfigError, match=message):
         checked(**overlay)
+
+
+def test_variants_are_overlays_with_null_removing_keys():
+    exps = lrconfig.experiments(checked())
+    noisy = exps["digits_noise1.5"]
+    assert noisy["experiment"] == "digits_noise1.5" and noisy["data"]["noise_sigma"] == 1.5
+    assert list(noisy["sidetrips"]["averaging"]) == ["two_point"]  # ema/swa removed by null
+    assert noisy["model"] == exps["digits"]["model"]  # everything else inherited
+
+
+def test_variant_problems_name_the_variant():
+    cfg = checked(variants={"bad": {"trajectory": {"lr": -1}}})
+    with pytest.raises(lrconfig.ConfigError, match="(?s)variants.bad: .*trajectory.lr"):
+        lrconfig.experiments(cfg)
+
+
+def test_fig10_needs_known_experiments():
+    cfg = checked(figures={"fig10": {"experiments": ["digits", "cifar7"]}})
+    with pytest.raises(lrconfig.ConfigError, match=r"figures.fig10.experiments: \['cifar7'\]"):
+        lrconfig.experiments(cfg)

@@ -177,3 +177,49 @@ def test_preemption_checkpoints_and_resumes_bit_identically(tmp_path, monkeypatc
     assert checkpoint.load(resume)["step"] == 73
     resumed = run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100)
     pd.testing.assert_frame_equal(reference, resumed)
+
+
+def test_twins_share_the_main_trajectory_up_to_the_branch_and_differ_after(tmp_path):
+    from lrtraj.sidetrips import Snapshots
+
+    main = run_burn_in(
+        **TINY,
+        trajectory={
+            "lr": 0.1,
+            "batch_size": 16,
+            "steps": 40,
+            "data_seed": 0,
+            "checkpoint_every": 20,
+            "eval_every": 20,
+            "log_every": 20,
+        },
+        checkpoints={20: tmp_path / "b20.pt", 40: tmp_path / "b40.pt"},
+        state_dir=tmp_path / "state",
+    )
+    assert not main.empty
+    runs = {}
+    for seed in (0, 1):
+        trip = SideTrip(
+            branch_step=20,
+            data_seed=seed,
+            method="constant",
+            steps=20,
+            lr=0.1,
+            eval_every=20,
+            phase="twin",
+        )
+        snaps = Snapshots(start=20, every=10)
+        run_sidetrip(
+            trip, branch_checkpoint=tmp_path / "b20.pt", **TINY, batch_size=16, snapshots=snaps
+        )
+        runs[seed] = snaps
+    branch = checkpoint.load(tmp_path / "b20.pt")["model"]
+    later = checkpoint.load(tmp_path / "b40.pt")["model"]
+    for name, stacked in runs[1].params.items():
+        assert runs[1].steps == [20, 30, 40]
+        assert torch.equal(stacked[0], branch[name])  # bit-identical up to the branch
+        assert torch.equal(runs[0].params[name][2], later[name])  # main seed replays main
+    differs = [
+        not torch.equal(runs[1].params[n][2], later[n]) for n in later if n in runs[1].params
+    ]
+    assert all(differs)  # another batch order moves every parameter elsewhere

@@ -20,6 +20,11 @@ TARGETS = [
     "results/figures/fig1.pdf",
     "results/figures/table1.md",
     "results/tiny/sidetrips/summary.md",
+    "results/figures/fig6.pdf",
+    "results/figures/fig8.pdf",
+    "results/figures/fig10.pdf",
+    "results/figures/fig14.pdf",
+    "results/claims.md",
 ]
 
 pytestmark = pytest.mark.integration
@@ -72,13 +77,15 @@ def run(tmp_path_factory) -> Path:
 
 def test_figures_and_tables_are_built_with_captions_and_provenance(run):
     figures = run / "results" / "figures"
-    for name in ("fig5", "fig1"):
+    for name in ("fig5", "fig1", "fig6", "fig8", "fig10", "fig14"):
         assert (figures / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (figures / f"{name}.png").stat().st_size > 10_000
         sidecar = json.loads((figures / f"{name}.json").read_text())
         assert "baseline" in sidecar["caption"]
         inputs = sidecar["provenance"]["inputs"]
-        assert len(inputs) == 2 * 5 and all(len(h) == 64 for h in inputs.values())
+        assert inputs and all(len(h) == 64 for h in inputs.values())
+    fig5_inputs = json.loads((figures / "fig5.json").read_text())["provenance"]["inputs"]
+    assert len(fig5_inputs) == 2 * 5  # 2 seeds x (constant, 3 schedules, linear decay)
     table = (figures / "table1.md").read_text()
     assert "EMA" in table and "SWA" in table
     deviations = pd.read_csv(figures / "table1.csv").filter(like="deviation").to_numpy()
@@ -87,25 +94,39 @@ def test_figures_and_tables_are_built_with_captions_and_provenance(run):
 
 
 def test_metrics_follow_the_documented_schema(run):
-    files = sorted((run / "results" / "tiny").rglob("*.parquet"))
+    files = sorted((run / "results").rglob("*.parquet"))
     training = [f for f in files if f.parent.name.startswith("seed") or f.parent.name == "burn_in"]
-    assert len(training) == 1 + 2 * 5
+    # 2 burn-ins (tiny, tiny_noise); side-trips 2 seeds x 5 methods + 2 x 2; 2 twins
+    assert len(training) == 2 + 2 * 5 + 2 * 2 + 2
     for path in training:
         df = pd.read_parquet(path)
         assert list(df.columns) == list(TRAINING_COLUMNS)
         assert set(df["metric"]) == {"loss", "accuracy"}
         prov = read_provenance(path)
-        assert prov["rule"] in {"burn_in", "sidetrip"} and "git_commit" in prov
+        assert prov["rule"] in {"burn_in", "sidetrip", "twin"} and "git_commit" in prov
     constant = pd.read_parquet(run / "results/tiny/sidetrips/branch60/seed0/constant.parquet")
     assert set(constant["kind"]) == {"baseline", "average"}
     assert set(constant.loc[constant["kind"] == "average", "method"]) == {"ema", "two_point", "swa"}
     summary = pd.read_parquet(run / "results/tiny/sidetrips/summary.parquet")
     assert set(summary["family"]) == {"ema", "two_point", "swa"}
+    twins = pd.read_parquet(run / "results/tiny/twins/distances.parquet")
+    assert set(twins["measure"]) == {"plain", "scale_invariant"}
+    assert sorted(twins["step"].unique()) == [20, 30, 40, 50, 60]
+    final = twins[twins["step"] == 60]
+    assert (final["distance"] > 0).all()  # B's endpoint is not A's
+    dist = pd.read_parquet(run / "results/tiny/sidetrips/branch60/distances.parquet")
+    assert set(dist["comparison"]) == {"average_vs_schedule", "average_vs_constant", "independent"}
 
 
 def test_up_to_date_dag_has_nothing_to_do(run):
     proc = snakemake(run, "-n", *TARGETS)
     assert planned_jobs(proc) == {}
+
+
+def test_a_plotting_key_reruns_only_that_figure(run, tmp_path):
+    overlay = tmp_path / "split.yaml"
+    overlay.write_text(yaml.safe_dump({"figures": {"fig5": {"branch_step": 60, "split": "train"}}}))
+    assert planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay))) == {"fig5": 1}
 
 
 def test_a_sidetrip_key_reruns_only_what_reads_it(run, tmp_path):
@@ -120,7 +141,7 @@ def test_a_burn_in_key_reruns_everything_downstream(run, tmp_path):
     overlay = tmp_path / "lr.yaml"
     overlay.write_text(yaml.safe_dump({"trajectory": {"lr": 0.05}}))
     jobs = planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay)))
-    assert jobs.get("burn_in") == 1 and jobs.get("sidetrip") == 10
+    assert jobs.get("burn_in") == 2 and jobs.get("sidetrip") == 14 and jobs.get("twin") == 2
 
 
 @pytest.mark.parametrize(
@@ -171,3 +192,34 @@ def test_corrupt_checkpoint_fails_the_sidetrip_by_name(run):
         assert not (run / target).exists()  # no output that looks complete
     finally:
         ckpt.write_bytes(original)
+
+
+def test_scorecard_computes_what_is_built_and_says_not_built_otherwise(run):
+    card = pd.read_parquet(run / "results" / "claims.parquet")
+    assert set(card["status"]) <= {"pass", "fail", "not built"}
+    built = card[card["status"] != "not built"]
+    assert built["measured"].notna().all()
+    assert {"3a", "3b", "3c", "4", "6", "7a", "7b", "8"} <= set(built["claim"])
+    assert "fig10" in set(card["figure"])  # the second experiment's two-point claim
+    assert card.loc[card["claim"] == "8", "status"].item() == "pass"  # exact on the model
+
+
+def test_audit_traces_a_figure_to_the_burn_in_and_names_a_changed_input(run):
+    from lrtraj.audit import audit
+
+    tree = audit("results/figures/fig5.pdf", run)
+    assert tree.problems() == [] and tree.rule == "fig5"
+    leaves = {c.children[0].path: c.children[0].rule for c in tree.children}
+    assert leaves == {"results/tiny/burn_in/checkpoints/step60.pt": "burn_in"}
+    cli = [sys.executable, "-m", "lrtraj.cli", "audit", "results/figures/fig5.pdf", "--json"]
+    ok = subprocess.run(cli, cwd=run, capture_output=True, text=True)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+    victim = run / "results/tiny/sidetrips/branch60/seed1/constant.parquet"
+    original = victim.read_bytes()
+    try:
+        victim.write_bytes(original + b"tampered")
+        bad = subprocess.run(cli[:-1], cwd=run, capture_output=True, text=True)
+        assert bad.returncode != 0
+        assert "results/tiny/sidetrips/branch60/seed1/constant.parquet: changed" in bad.stderr
+    finally:
+        victim.write_bytes(original)

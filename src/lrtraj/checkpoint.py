@@ -8,13 +8,12 @@ truncated or altered file is reported by name instead of crashing deep inside ``
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from lrtraj import atomic
 from lrtraj.provenance import sha256_file
 
 
@@ -22,27 +21,13 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, or does not match its recorded hash."""
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def save(state: dict[str, Any], path: str | Path) -> str:
     """Atomically save ``state`` to ``path``; return its sha256 (also written to ``.sha256``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic.target(path) as tmp:
         torch.save(state, tmp)
         digest = sha256_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _atomic_write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
+    atomic.write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
     return digest
 
 

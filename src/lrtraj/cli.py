@@ -41,16 +41,52 @@ def prepare_fashion_mnist(source: Path, dest: Path) -> Path:
     return raw
 
 
+def _audit(artifact: Path, root: Path, as_json: bool) -> int:
+    import json
+
+    from lrtraj.audit import audit, render
+
+    tree = audit(artifact, root)
+    problems = tree.problems()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "artifact": str(artifact),
+                    "ok": not problems,
+                    "problems": problems,
+                    "tree": tree.to_dict(),
+                },
+                indent=2,
+            )
+        )
+    else:
+        print("\n".join(render(tree)))
+        for problem in problems:
+            print(f"lrtraj audit: {problem}", file=sys.stderr)
+        if tree.status == "no provenance":
+            print(f"lrtraj audit: {artifact} carries no provenance record", file=sys.stderr)
+    return 1 if problems or tree.status != "ok" else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lrtraj", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fm = sub.add_parser("prepare-fashion-mnist", help="unpack Fashion-MNIST for torchvision")
     fm.add_argument("--source", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
     fm.add_argument("--dest", type=Path, default=Path("data/fashion_mnist"))
+    aud = sub.add_parser(
+        "audit", help="trace an artifact to its inputs; non-zero exit if any changed or is gone"
+    )
+    aud.add_argument("artifact", type=Path)
+    aud.add_argument("--root", type=Path, default=Path("."), help="workflow working directory")
+    aud.add_argument("--json", action="store_true", help="machine-readable tree")
     chk = sub.add_parser("check-config", help="validate overlays merged on the default config")
     chk.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     try:
+        if args.command == "audit":
+            return _audit(args.artifact, args.root, args.json)
         if args.command == "prepare-fashion-mnist":
             print(prepare_fashion_mnist(args.source, args.dest))
         elif args.command == "check-config":

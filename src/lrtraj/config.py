@@ -82,6 +82,18 @@ def check(cfg: Mapping[str, Any]) -> None:
         family = fig.get("family") if isinstance(fig, Mapping) else None
         if family is not None and family not in averaging:
             problems.append(f"figures.{name}.family: '{family}' is not in sidetrips.averaging")
+    twins = cfg.get("twins")
+    if twins:
+        if twins["branch_step"] > steps:
+            problems.append(
+                f"twins.branch_step: {twins['branch_step']} is after the burn-in's "
+                f"last step {steps}"
+            )
+        if twins["steps"] % twins["snapshot_every"]:
+            problems.append(
+                f"twins.snapshot_every: {twins['snapshot_every']} does not divide "
+                f"twins.steps={twins['steps']}"
+            )
     if cfg["data"]["name"] != "noisy_digits" and not cfg["data"].get("data_dir"):
         problems.append(f"data.data_dir: required for dataset '{cfg['data']['name']}'")
     if "quadratic" in cfg:
@@ -104,6 +116,67 @@ def deep_update(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, A
         else:
             base[key] = value
     return base
+
+
+def _apply_variant(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``deep_update``, except that ``key: null`` in a variant removes the key (e.g. an
+    averaging method the variant does not need)."""
+    for key, value in overlay.items():
+        if value is None:
+            base.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _apply_variant(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def experiments(cfg: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str, dict[str, Any]]:
+    """The named experiments of a config: its own (``cfg["experiment"]``) and one per entry of
+    ``cfg["variants"]``. A variant is an overlay on ``cfg`` (a mapping, or the path of an overlay
+    file relative to ``base_dir``), so one figure can compare e.g. two noise levels or
+    CIFAR-10 with CIFAR-100. Each variant is validated and checked like the config itself."""
+    import copy
+
+    base = {k: v for k, v in cfg.items() if k != "variants"}
+    out = {cfg["experiment"]: dict(cfg)}
+    for name, overlay in (cfg.get("variants") or {}).items():
+        if overlay is None:  # an overlay file may drop a variant of the default config
+            continue
+        if isinstance(overlay, str):
+            path = Path(base_dir) / overlay
+            if not path.is_file():
+                raise ConfigError(f"variants.{name}: overlay file not found: '{path}'")
+            overlay = yaml.safe_load(path.read_text()) or {}
+            overlay.pop("variants", None)  # variants do not nest
+        variant = _apply_variant(copy.deepcopy(base), overlay or {})
+        variant["experiment"] = name
+        try:
+            validate_schema(variant)
+            check(variant)
+        except ConfigError as err:
+            raise ConfigError(f"variants.{name}: {err}") from None
+        out[name] = variant
+    wanted = (cfg.get("figures", {}).get("fig10") or {}).get("experiments", [])
+    unknown = [e for e in wanted if e not in out]
+    if unknown:
+        raise ConfigError(
+            f"figures.fig10.experiments: {unknown} are neither 'experiment' nor a key of "
+            f"'variants' (known: {sorted(out)})"
+        )
+    return out
+
+
+def check_checkpoint_steps(exps: Mapping[str, Mapping[str, Any]], steps: list[int]) -> None:
+    """Every experiment's burn-in publishes the same checkpoint steps, so each must reach them."""
+    problems = [
+        f"{name}: trajectory.steps={c['trajectory']['steps']} ends before checkpoint step "
+        f"{max(steps)} that another rule reads (branch, probe or twin steps)"
+        for name, c in exps.items()
+        if steps and c["trajectory"]["steps"] < max(steps)
+    ]
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
 
 
 def load(*overlays: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dict[str, Any]:

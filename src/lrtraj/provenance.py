@@ -91,3 +91,12 @@ def collect(
     if extra:
         record.update(extra)
     return record
+
+
+def write_sidecar(path: str | Path, record: dict[str, Any]) -> Path:
+    """Store ``record`` beside an artifact that cannot hold metadata (``<path>.prov.json``)."""
+    from lrtraj import atomic
+
+    side = Path(str(path) + ".prov.json")
+    atomic.write_text(side, json.dumps(record, indent=2, default=str))
+    return side

@@ -6,21 +6,29 @@ A ``script:`` entry point in ``workflow/scripts/`` is a few lines::
     with job(snakemake) as ctx:          # logging -> snakemake.log[0], torch threads
         ...call the package...
         ctx.provenance(inputs=snakemake.input)   # record for Parquet/figure metadata
+
+Training jobs (their SGD loop has a resume checkpoint) add ``preemptible()``::
+
+    with job(snakemake) as ctx, preemptible():
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrtraj import provenance
+from lrtraj import preemption, provenance
 
 log = logging.getLogger("lrtraj")
+# Exit status of a job that stopped on a preemption request after saving its resume state
+# (EX_TEMPFAIL: run it again and it resumes).
+PREEMPTED_EXIT_CODE = 75
 
 
 def setup_logging(log_path: str | Path | None) -> None:
@@ -79,3 +87,26 @@ def job(smk: Any) -> Iterator[JobContext]:
         log.exception("rule %s failed", ctx.rule)
         raise
     log.info("rule %s finished", ctx.rule)
+
+
+@contextlib.contextmanager
+def preemptible() -> Iterator[None]:
+    """SIGUSR2 makes the SGD loop save its resume checkpoint and stop; the job then exits with
+    ``PREEMPTED_EXIT_CODE``, and started again (requeued by the submitit executor plugin, or
+    rerun) resumes bit-identically.
+
+    SIGUSR2 is what submitit asks SLURM to send ahead of a time limit or preemption. Only for
+    jobs whose loop checks the flag and has a resume path: elsewhere the signal would be
+    swallowed by a flag that nobody reads.
+    """
+    preemption.clear()
+    previous = signal.getsignal(signal.SIGUSR2)
+    preemption.install((signal.SIGUSR2,))
+    try:
+        yield
+    except preemption.Preempted as stop:
+        log.warning("%s; exiting with status %d to be resumed", stop, PREEMPTED_EXIT_CODE)
+        raise SystemExit(PREEMPTED_EXIT_CODE) from None
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+        preemption.clear()

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
+from torch import nn
 
 from lrtraj import checkpoint
 from lrtraj.averaging import averaged_tensors, make_averager
@@ -36,6 +38,26 @@ from lrtraj.trajectory import resolve_device
 log = logging.getLogger("lrtraj.sidetrips")
 
 SCHEDULE_SUFFIX = "_schedule"
+
+
+class Snapshots:
+    """A step callback keeping a copy of the parameters every ``every`` steps from the start."""
+
+    def __init__(self, start: int, every: int) -> None:
+        self.start, self.every = start, every
+        self.steps: list[int] = []
+        self.params: dict[str, list[torch.Tensor]] = {}
+
+    def __call__(self, step: int, model: nn.Module) -> None:
+        if (step - self.start) % self.every:
+            return
+        self.steps.append(step)
+        for name, p in model.named_parameters():
+            self.params.setdefault(name, []).append(p.detach().cpu().clone())
+
+    def save(self, path: str | Path) -> None:
+        stacked = {name: torch.stack(values) for name, values in self.params.items()}
+        checkpoint.save({"model": stacked, "steps": self.steps}, path)
 
 
 def sidetrip_methods(averaging: Mapping[str, Any], linear_decay: bool = True) -> list[str]:
@@ -53,6 +75,7 @@ class SideTrip:
     lr: float
     eval_every: int
     averaging: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    phase: str = "sidetrip"  # "twin" for the constant-lr continuations of fig8
 
     @property
     def family(self) -> str:
@@ -78,7 +101,7 @@ class SideTrip:
 
     def info(self) -> RunInfo:
         return RunInfo(
-            "sidetrip", self.branch_step, self.data_seed, self.method, self.family, self.kind
+            self.phase, self.branch_step, self.data_seed, self.method, self.family, self.kind
         )
 
 
@@ -95,8 +118,14 @@ def run_sidetrip(
     resume_path: str | Path | None = None,
     checkpoint_every: int | None = None,
     log_every: int = 100,
+    weights_path: str | Path | None = None,
+    snapshots: Snapshots | None = None,
 ) -> pd.DataFrame:
-    """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics."""
+    """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics.
+
+    ``weights_path`` receives the final weights (and, for ``constant``, each average's);
+    ``snapshots`` collects parameters along the way (twin trajectories, fig8).
+    """
     dataset = load_dataset(data)
     dev = resolve_device(device)
     state = checkpoint.load(branch_checkpoint, map_location=dev)
@@ -136,7 +165,23 @@ def run_sidetrip(
         ),
         evaluator=evaluator,
         averagers=averagers,
+        callbacks=[snapshots] if snapshots is not None else [],
     )
+    if weights_path is not None:
+        names = [n for n, _ in net.named_parameters()]
+        if evaluator.averages_buffers:
+            names += [n for n, b in net.named_buffers() if b.is_floating_point()]
+        final = {
+            "model": net.state_dict(),
+            "param_names": [n for n, _ in net.named_parameters()],
+            "step": result.last_step,
+            "averages": {
+                family: dict(zip(names, avg.average(trip.steps), strict=True))
+                for family, avg in averagers.items()
+                if result.diverged_at is None and avg.ready(trip.steps)
+            },
+        }
+        checkpoint.save(final, weights_path)
     if result.diverged_at is not None:
         log.warning("side-trip %s diverged at step %d", trip.method, result.diverged_at)
     if resume_path:

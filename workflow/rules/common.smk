@@ -1,12 +1,16 @@
 # Config validation and the helpers every rule file uses. Rules take config through `params`
 # (only the keys they read), so a config change reruns exactly the jobs that read it.
 import os
+import re
 
 import lrtraj.config as lrconfig
 from lrtraj.sidetrips import sidetrip_methods
 
 lrconfig.validate_schema(config)
 lrconfig.check(config)
+# Named experiments: this config's own and one per `variants` entry (an overlay on it), each
+# with its own results/<experiment>/ tree; rules take the experiment as the {exp} wildcard.
+EXPERIMENTS = lrconfig.experiments(config, base_dir=workflow.basedir)
 
 ENV = os.path.join(workflow.basedir, "environment.yml")
 EXP = config["experiment"]
@@ -23,48 +27,84 @@ CHECKPOINT_STEPS = set(BRANCH_STEPS)
 # >>> probes
 # <<< probes
 # >>> twins
+CHECKPOINT_STEPS.add(config["twins"]["branch_step"])
 # <<< twins
+for _cfg in EXPERIMENTS.values():
+    CHECKPOINT_STEPS |= set(_cfg["sidetrips"]["branch_steps"])
 CHECKPOINT_STEPS = sorted(CHECKPOINT_STEPS)
+lrconfig.check_checkpoint_steps(EXPERIMENTS, CHECKPOINT_STEPS)
 # GPUs per training job come from config, so the CPU default asks for none.
 TRAIN_RESOURCES = config.get("resources", {})
 
 
 wildcard_constraints:
+    exp="|".join(re.escape(name) for name in EXPERIMENTS),
     branch=r"\d+",
     seed=r"\d+",
-    method="|".join(SIDETRIP_METHODS),
+    method="|".join(
+        {
+            method
+            for c in EXPERIMENTS.values()
+            for method in sidetrip_methods(
+                c["sidetrips"]["averaging"], c["sidetrips"]["linear_decay"]
+            )
+        }
+    ),
 
 
-def burn_in_checkpoint(step):
+def burn_in_checkpoint(step, exp=EXP):
     """Main-trajectory checkpoint at `step` (must be in CHECKPOINT_STEPS)."""
-    return f"{RESULTS}/burn_in/checkpoints/step{step}.pt"
+    return f"results/{exp}/burn_in/checkpoints/step{step}.pt"
 
 
-def sidetrip_metrics(branch, seed, method):
-    return f"{RESULTS}/sidetrips/branch{branch}/seed{seed}/{method}.parquet"
+def sidetrip_metrics(branch, seed, method, exp=EXP):
+    return f"results/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.parquet"
 
 
-def sidetrips_of(branch):
-    """Every side-trip run branched at `branch` (all seeds, all methods)."""
+def sidetrip_weights(branch, seed, method, exp=EXP):
+    """Final weights of a side-trip run (and, for `constant`, of its averages)."""
+    return f"results/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.weights.pt"
+
+
+def sidetrips_of(branch, exp=EXP, methods=None, kind=sidetrip_metrics):
+    """Side-trip runs branched at `branch` (all seeds; all methods unless `methods` given)."""
+    trips = EXPERIMENTS[exp]["sidetrips"]
+    if methods is None:
+        methods = sidetrip_methods(trips["averaging"], trips["linear_decay"])
     return [
-        sidetrip_metrics(branch, seed, method)
-        for seed in DATA_SEEDS
-        for method in SIDETRIP_METHODS
+        kind(branch, seed, method, exp)
+        for seed in trips["data_seeds"]
+        for method in methods
     ]
 
 
-def run_params():
+def distance_runs(exp=EXP):
+    """(seed, method) of the side-trip weights fig6 compares: constant runs and schedules."""
+    trips = EXPERIMENTS[exp]["sidetrips"]
+    methods = ["constant"] + [f"{family}_schedule" for family in trips["averaging"]]
+    return [[seed, method] for seed in trips["data_seeds"] for method in methods]
+
+
+def fig10_inputs(exp):
+    """The side-trips fig10 reads from one experiment: baseline and the family's schedule."""
+    fig = config["figures"]["fig10"]
+    methods = ["constant", f"{fig['family']}_schedule"]
+    return sidetrips_of(fig["branch_step"], exp, methods=methods)
+
+
+def run_params(exp=EXP):
     """What every training-like job reads: data, model, optimizer, evaluation, device."""
+    cfg = EXPERIMENTS[exp]
     return {
-        key: config[key]
-        for key in ("data", "model", "optimizer", "evaluation", "device")
+        key: cfg[key] for key in ("data", "model", "optimizer", "evaluation", "device")
     }
 
 
 def sidetrip_params(wildcards):
     """Only the keys this side-trip method depends on: a change to EMA's beta reruns the
     constant run (which carries the EMA) and ema_schedule, not the other schedules."""
-    trips = config["sidetrips"]
+    cfg = EXPERIMENTS[wildcards.exp]
+    trips = cfg["sidetrips"]
     method = wildcards.method
     averaging = trips["averaging"]
     if method == "constant":
@@ -76,10 +116,30 @@ def sidetrip_params(wildcards):
         used = {}
     return {
         "steps": trips["steps"],
-        "lr": trips.get("lr", config["trajectory"]["lr"]),
+        "lr": trips.get("lr", cfg["trajectory"]["lr"]),
         "eval_every": trips["eval_every"],
         "checkpoint_every": trips["checkpoint_every"],
-        "batch_size": config["trajectory"]["batch_size"],
-        "log_every": config["trajectory"]["log_every"],
+        "batch_size": cfg["trajectory"]["batch_size"],
+        "log_every": cfg["trajectory"]["log_every"],
         "averaging": used,
+    }
+
+
+def twin_snapshots(which, exp=EXP):
+    """Snapshots of twin A (`which`=0, the reference endpoint) or B (1)."""
+    seed = EXPERIMENTS[exp]["twins"]["data_seeds"][which]
+    return f"results/{exp}/twins/seed{seed}/snapshots.pt"
+
+
+def twin_params(exp=EXP):
+    """What a twin trajectory reads (fig8): the twins section and the main trajectory's lr,
+    batch size and logging."""
+    cfg = EXPERIMENTS[exp]
+    traj = cfg["trajectory"]
+    return {
+        **cfg["twins"],
+        "lr": traj["lr"],
+        "batch_size": traj["batch_size"],
+        "log_every": traj["log_every"],
+        "checkpoint_every": cfg["sidetrips"]["checkpoint_every"],
     }

@@ -3,6 +3,10 @@ FIGURE_TARGETS = [
     f"{FIGURES}/fig1.pdf",
     f"{FIGURES}/table1.md",
     f"{RESULTS}/sidetrips/summary.md",
+    f"{FIGURES}/fig6.pdf",
+    f"{FIGURES}/fig8.pdf",
+    f"{FIGURES}/fig10.pdf",
+    f"{FIGURES}/fig14.pdf",
 ]
 
 
@@ -71,3 +75,101 @@ rule table1:
         equivalence=config["table1"],
     script:
         "../scripts/table1.py"
+
+
+rule fig14:
+    input:
+        lambda w: sidetrips_of(config["figures"]["fig14"]["branch_step"]),
+    output:
+        pdf=report(
+            f"{FIGURES}/fig14.pdf",
+            caption="../report/fig14.rst",
+            category="Side-trips",
+        ),
+        png=f"{FIGURES}/fig14.png",
+        sidecar=f"{FIGURES}/fig14.json",
+    log:
+        "logs/figures/fig14.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        figure=config["figures"]["fig14"],
+        families=list(config["sidetrips"]["averaging"]),
+    script:
+        "../scripts/plot_fig14.py"
+
+
+rule fig10:
+    input:
+        lambda w: [
+            path
+            for exp in config["figures"]["fig10"]["experiments"]
+            for path in fig10_inputs(exp)
+        ],
+    output:
+        pdf=report(
+            f"{FIGURES}/fig10.pdf",
+            caption="../report/fig10.rst",
+            category="Side-trips",
+        ),
+        png=f"{FIGURES}/fig10.png",
+        sidecar=f"{FIGURES}/fig10.json",
+    log:
+        "logs/figures/fig10.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        figure=config["figures"]["fig10"],
+        inputs={
+            exp: fig10_inputs(exp) for exp in config["figures"]["fig10"]["experiments"]
+        },
+    script:
+        "../scripts/plot_fig10.py"
+
+
+rule fig6:
+    input:
+        metrics=lambda w: sidetrips_of(
+            config["figures"]["fig6"]["branch_step"],
+            methods=["constant", f"{config['figures']['fig6']['family']}_schedule"],
+        ),
+        distances=f"{RESULTS}/sidetrips/branch{config['figures']['fig6']['branch_step']}/distances.parquet",
+    output:
+        pdf=report(
+            f"{FIGURES}/fig6.pdf",
+            caption="../report/fig6.rst",
+            category="Side-trips",
+        ),
+        png=f"{FIGURES}/fig6.png",
+        sidecar=f"{FIGURES}/fig6.json",
+    log:
+        "logs/figures/fig6.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        figure=config["figures"]["fig6"],
+    script:
+        "../scripts/plot_fig6.py"
+
+
+rule fig8:
+    input:
+        f"{RESULTS}/twins/distances.parquet",
+    output:
+        pdf=report(
+            f"{FIGURES}/fig8.pdf",
+            caption="../report/fig8.rst",
+            category="Twin trajectories",
+        ),
+        png=f"{FIGURES}/fig8.png",
+        sidecar=f"{FIGURES}/fig8.json",
+    log:
+        "logs/figures/fig8.log",
+    conda:
+        ENV
+    threads: 1
+    script:
+        "../scripts/plot_fig8.py"

@@ -1,37 +1,44 @@
 rule sidetrip:
     input:
-        checkpoint=lambda w: burn_in_checkpoint(w.branch),
+        checkpoint=lambda w: burn_in_checkpoint(w.branch, w.exp),
     output:
-        sidetrip_metrics("{branch}", "{seed}", "{method}"),
+        metrics=sidetrip_metrics("{branch}", "{seed}", "{method}", "{exp}"),
+        weights=sidetrip_weights("{branch}", "{seed}", "{method}", "{exp}"),
     log:
-        f"logs/{EXP}/sidetrips/branch{{branch}}/seed{{seed}}/{{method}}.log",
+        "logs/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.log",
     benchmark:
-        f"benchmarks/{EXP}/sidetrips/branch{{branch}}/seed{{seed}}/{{method}}.tsv"
+        "benchmarks/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.tsv"
     conda:
         ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
     params:
-        run=run_params(),
+        run=lambda w: run_params(w.exp),
         sidetrip=sidetrip_params,
-        resume=lambda w: f"{RESULTS}/sidetrips/branch{w.branch}/seed{w.seed}/.{w.method}.resume.pt",
+        resume=lambda w: (
+            f"results/{w.exp}/sidetrips/branch{w.branch}/seed{w.seed}/.{w.method}.resume.pt"
+        ),
     script:
         "../scripts/sidetrip.py"
 
 
 rule sidetrip_summary:
     input:
-        [path for branch in BRANCH_STEPS for path in sidetrips_of(branch)],
+        lambda w: [
+            path
+            for branch in EXPERIMENTS[w.exp]["sidetrips"]["branch_steps"]
+            for path in sidetrips_of(branch, w.exp)
+        ],
     output:
-        parquet=f"{RESULTS}/sidetrips/summary.parquet",
+        parquet="results/{exp}/sidetrips/summary.parquet",
         md=report(
-            f"{RESULTS}/sidetrips/summary.md",
+            "results/{exp}/sidetrips/summary.md",
             caption="../report/sidetrip_summary.rst",
             category="Side-trips",
         ),
     log:
-        f"logs/{EXP}/sidetrips/summary.log",
+        "logs/{exp}/sidetrips/summary.log",
     conda:
         ENV
     threads: 1
@@ -39,3 +46,23 @@ rule sidetrip_summary:
         splits=["train", "test"],
     script:
         "../scripts/sidetrip_summary.py"
+
+
+rule sidetrip_distances:
+    input:
+        lambda w: [
+            sidetrip_weights(w.branch, seed, method, w.exp)
+            for seed, method in distance_runs(w.exp)
+        ],
+    output:
+        "results/{exp}/sidetrips/branch{branch}/distances.parquet",
+    log:
+        "logs/{exp}/sidetrips/branch{branch}/distances.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        runs=lambda w: distance_runs(w.exp),
+        families=lambda w: list(EXPERIMENTS[w.exp]["sidetrips"]["averaging"]),
+    script:
+        "../scripts/sidetrip_distances.py"

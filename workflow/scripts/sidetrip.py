@@ -1,11 +1,12 @@
 """Rule sidetrip: one side-trip method from one branch point on one data seed."""
 
 from lrtraj.metrics import write_parquet
-from lrtraj.runtime import job
+from lrtraj.provenance import write_sidecar
+from lrtraj.runtime import job, preemptible
 from lrtraj.sidetrips import SideTrip, run_sidetrip
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-with job(smk) as ctx:
+with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when rerun
     p, s = ctx.params, ctx.params["sidetrip"]
     trip = SideTrip(
         branch_step=int(smk.wildcards.branch),
@@ -24,5 +25,8 @@ with job(smk) as ctx:
         resume_path=p["resume"],
         checkpoint_every=s["checkpoint_every"],
         log_every=s["log_every"],
+        weights_path=smk.output.weights,
     )
-    write_parquet(df, smk.output[0], ctx.provenance(inputs=smk.input))
+    prov = ctx.provenance(inputs=smk.input)
+    write_sidecar(smk.output.weights, prov)
+    write_parquet(df, smk.output.metrics, prov)

@@ -10,4 +10,4 @@ with job(smk) as ctx:
     df = summarize(list(smk.input), ctx.params["splits"])
     prov = ctx.provenance(inputs=smk.input)
     write_parquet(df, smk.output.parquet, prov)
-    write_sidetrip_summary(df, smk.output.md)
+    write_sidetrip_summary(df, smk.output.md, prov)

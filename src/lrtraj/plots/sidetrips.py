@@ -48,15 +48,26 @@ def _spread(values: pd.Series) -> tuple[float, float]:
     return float(values.min()), float(values.max())
 
 
-def _draw(ax: plt.Axes, data: pd.DataFrame, family: str, metric: str) -> None:
+def _draw(
+    ax: plt.Axes,
+    data: pd.DataFrame,
+    family: str,
+    metric: str,
+    *,
+    baseline: bool = True,
+    decay: bool = True,
+) -> None:
+    """Baseline (black), one family's average (solid) and schedule (dashed), linear decay."""
     scale = 100.0 if metric == "accuracy" else 1.0
     styles = [
         ("baseline", "baseline", "-", FAMILY_COLORS["baseline"], "constant lr (baseline)"),
         (family, "average", "-", FAMILY_COLORS[family], f"{FAMILY_LABELS[family]} average"),
-        (family, "schedule", "--", FAMILY_COLORS[family], "equivalent schedule"),
+        (family, "schedule", "--", FAMILY_COLORS[family], f"{FAMILY_LABELS[family]} schedule"),
         ("linear_decay", "reference", ":", FAMILY_COLORS["linear_decay"], "linear decay"),
     ]
     for fam, kind, dash, color, label in styles:
+        if (kind == "baseline" and not baseline) or (kind == "reference" and not decay):
+            continue
         sub = data[(data["family"] == fam) & (data["kind"] == kind) & (data["metric"] == metric)]
         if sub.empty:
             continue
@@ -76,6 +87,14 @@ def _draw(ax: plt.Axes, data: pd.DataFrame, family: str, metric: str) -> None:
     ax.set_ylabel(METRIC_LABELS[metric])
 
 
+def _figure_legend(fig: plt.Figure, ax: plt.Axes) -> None:
+    """One legend for the whole figure, outside the panels (needs constrained layout)."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.get_legend().remove()
+    fig.legend(unique.values(), unique.keys(), loc="outside right center", fontsize="small")
+
+
 def fig5(
     paths: Sequence[str | Path],
     out_pdf: str | Path,
@@ -90,7 +109,9 @@ def fig5(
     data = df[df["split"] == split]
     branch = int(df["branch_step"].iloc[0])
     seeds = sorted(df["data_seed"].unique())
-    fig, axes = plt.subplots(2, len(families), figsize=(4.2 * len(families), 6.4), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(families), figsize=(4.2 * len(families), 6.6), squeeze=False, layout="constrained"
+    )
     for col, family in enumerate(families):
         for row, metric in enumerate(("accuracy", "loss")):
             ax = axes[row][col]
@@ -125,7 +146,7 @@ def fig1(
     df = load_sidetrips(paths)
     data = df[df["split"] == split]
     branch = int(df["branch_step"].iloc[0])
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.9), layout="constrained")
     for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
         _draw(ax, data, family, metric)
     axes[1].get_legend().remove()
@@ -140,3 +161,157 @@ def fig1(
     )
     save_figure(fig, out_pdf, caption, provenance)
     return cmp
+
+
+def fig14(
+    paths: Sequence[str | Path],
+    out_pdf: str | Path,
+    *,
+    families: Sequence[str],
+    provenance: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Schedule vs averaging on loss and accuracy, train and test: a 2x2 grid."""
+    apply_style()
+    df = load_sidetrips(paths)
+    branch = int(df["branch_step"].iloc[0])
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), layout="constrained")
+    for col, split in enumerate(("train", "test")):
+        data = df[df["split"] == split]
+        for row, metric in enumerate(("loss", "accuracy")):
+            ax = axes[row][col]
+            for family in families:
+                _draw(ax, data, family, metric, baseline=family == families[0], decay=False)
+            ax.set_title(f"{SPLIT_LABELS[split]}, {metric}")
+            if (row, col) != (0, 0):
+                ax.get_legend().remove()
+    _figure_legend(fig, axes[0][0])
+    summary = pd.concat(
+        [final_comparison(df, split).assign(split=split) for split in ("train", "test")]
+    )
+    parts = []
+    for split in ("train", "test"):
+        cmp = summary[summary["split"] == split]
+        parts.append(f"{SPLIT_LABELS[split]} loss — {_summary_text(cmp, 'loss')}")
+    caption = (
+        f"Side-trips from step {branch}: every average (solid) and its equivalent schedule "
+        f"(dashed) against constant lr (black), loss and accuracy on the train and test splits, "
+        f"{df['data_seed'].nunique()} data seeds (mean, min–max band). Final: "
+        + ". ".join(parts)
+        + "."
+    )
+    save_figure(fig, out_pdf, caption, provenance)
+    return summary
+
+
+def fig10(
+    paths_by_experiment: Mapping[str, Sequence[str | Path]],
+    out_pdf: str | Path,
+    *,
+    split: str,
+    family: str,
+    provenance: Mapping[str, Any],
+) -> pd.DataFrame:
+    """One column per named experiment (CIFAR-10 / CIFAR-100 at paper scale)."""
+    apply_style()
+    names = list(paths_by_experiment)
+    fig, axes = plt.subplots(
+        2, len(names), figsize=(4.6 * len(names), 6.6), squeeze=False, layout="constrained"
+    )
+    parts, summaries = [], []
+    for col, name in enumerate(names):
+        df = load_sidetrips(paths_by_experiment[name])
+        data = df[df["split"] == split]
+        for row, metric in enumerate(("accuracy", "loss")):
+            ax = axes[row][col]
+            _draw(ax, data, family, metric, decay=False)
+            if row == 0:
+                ax.set_title(name)
+            if (row, col) != (0, 0):
+                ax.get_legend().remove()
+        cmp = final_comparison(df, split)
+        cmp = cmp[cmp["family"] == family].assign(experiment=name)
+        summaries.append(cmp)
+        parts.append(f"{name}: {_summary_text(cmp, 'accuracy')}")
+    axes[0][0].legend(fontsize="small", loc="lower right")
+    caption = (
+        f"{FAMILY_LABELS[family]} average vs its equivalent schedule vs constant lr in "
+        f"{len(names)} experiments ({SPLIT_LABELS.get(split, split)}; mean and min–max over data "
+        f"seeds). Final accuracy — " + "; ".join(parts) + "."
+    )
+    save_figure(fig, out_pdf, caption, provenance)
+    return pd.concat(summaries, ignore_index=True)
+
+
+def fig6(
+    paths: Sequence[str | Path],
+    distances_path: str | Path,
+    out_pdf: str | Path,
+    *,
+    split: str,
+    family: str,
+    provenance: Mapping[str, Any],
+) -> pd.DataFrame:
+    """(a) loss curves of an average and its schedule; (b) how far apart their endpoints are,
+    next to two independently trained solutions, in both distance measures."""
+    from lrtraj.metrics import read_parquet
+
+    apply_style()
+    df = load_sidetrips(paths)
+    dist = read_parquet(distances_path)
+    dist = dist[(dist["family"] == family) | (dist["comparison"] == "independent")]
+    fig, axes = plt.subplots(
+        1, 3, figsize=(14, 4.2), gridspec_kw={"width_ratios": [1.4, 1, 1]}, layout="constrained"
+    )
+    _draw(axes[0], df[df["split"] == split], family, "loss", decay=False)
+    axes[0].set_title(f"(a) {SPLIT_LABELS.get(split, split)} loss")
+    labels = {
+        "average_vs_schedule": "average vs\nits schedule",
+        "average_vs_constant": "average vs\nconstant lr",
+        "independent": "independent\nsolutions",
+    }
+    order = [c for c in labels if c in set(dist["comparison"])]
+    means = {}
+    for ax, measure, title in zip(
+        axes[1:],
+        ("plain", "scale_invariant"),
+        ("(b) L2 distance", "(c) scale-invariant distance"),
+        strict=True,
+    ):
+        sub = dist[dist["measure"] == measure]
+        sns.stripplot(
+            data=sub,
+            x="comparison",
+            y="distance",
+            order=order,
+            ax=ax,
+            color="#0072B2",
+            size=7,
+            jitter=0.15,
+        )
+        sns.pointplot(
+            data=sub,
+            x="comparison",
+            y="distance",
+            order=order,
+            ax=ax,
+            color="#000000",
+            markers="_",
+            linestyles="none",
+            errorbar=None,
+        )
+        ax.set_xticks(range(len(order)), [labels[c] for c in order], fontsize="small")
+        ax.set_xlabel("")
+        ax.set_ylabel("distance in weight space")
+        ax.set_title(title)
+        means[measure] = sub.groupby("comparison")["distance"].mean()
+    inv = means["scale_invariant"]
+    caption = (
+        f"(a) {FAMILY_LABELS[family]} average (solid) and its equivalent schedule (dashed) vs "
+        f"constant lr, {SPLIT_LABELS.get(split, split)} loss. (b, c) Distances between endpoints "
+        f"(dots: seeds or seed pairs; bar: mean). Scale-invariant distance: average vs schedule "
+        f"{inv.get('average_vs_schedule', float('nan')):.3g}, average vs constant lr "
+        f"{inv.get('average_vs_constant', float('nan')):.3g}, independent solutions "
+        f"{inv.get('independent', float('nan')):.3g}."
+    )
+    save_figure(fig, out_pdf, caption, provenance)
+    return dist

@@ -7,8 +7,6 @@ PDF metadata (``Subject``/``Keywords``) and writes it to a ``.json`` sidecar wit
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from lrtraj import atomic  # noqa: E402
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = [
@@ -55,14 +55,8 @@ def apply_style() -> None:
 
 
 def _atomic_savefig(fig: plt.Figure, path: Path, **kwargs: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic.target(path, suffix=path.suffix) as tmp:
         fig.savefig(tmp, **kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_figure(
@@ -79,9 +73,5 @@ def save_figure(
     metadata = {"Title": pdf_path.stem, "Subject": caption, "Keywords": text}
     _atomic_savefig(fig, pdf_path, format="pdf", metadata=metadata)
     _atomic_savefig(fig, pdf_path.with_suffix(".png"), format="png", dpi=150)
-    sidecar = pdf_path.with_suffix(".json")
-    fd, tmp = tempfile.mkstemp(dir=pdf_path.parent, prefix=f".{sidecar.name}.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle, indent=2, default=str)
-    os.replace(tmp, sidecar)
+    atomic.write_text(pdf_path.with_suffix(".json"), json.dumps(record, indent=2, default=str))
     plt.close(fig)

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-
-def _atomic_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+from lrtraj import atomic
+from lrtraj.provenance import write_sidecar
 
 
 def table1_wide(df: pd.DataFrame) -> pd.DataFrame:
@@ -53,13 +44,17 @@ def write_table1(
     shown = wide.copy()
     for col, f in fmt.items():
         shown[col] = shown[col].map(f)
-    _atomic_text(md, note + "\n\n" + shown.to_markdown(index=False) + "\n")
-    _atomic_text(csv, wide.to_csv(index=False))
+    atomic.write_text(md, note + "\n\n" + shown.to_markdown(index=False) + "\n")
+    atomic.write_text(csv, wide.to_csv(index=False))
     latex = shown.to_latex(index=False, escape=False, caption=note, label="tab:equivalence")
-    _atomic_text(tex, f"% provenance: {json.dumps(provenance, default=str)}\n" + latex)
+    atomic.write_text(tex, latex)
+    for path in (md, csv, tex):
+        write_sidecar(path, dict(provenance))
 
 
-def write_sidetrip_summary(df: pd.DataFrame, md: str | Path) -> None:
+def write_sidetrip_summary(
+    df: pd.DataFrame, md: str | Path, provenance: Mapping[str, Any] | None = None
+) -> None:
     """Mean over data seeds of the final-step comparison, as a Markdown table."""
     cols = ["baseline", "average", "schedule", "gap_average_schedule", "gap_average_baseline"]
     mean = df.groupby(["branch_step", "split", "metric", "family"], sort=True)[cols].mean()
@@ -68,6 +63,8 @@ def write_sidetrip_summary(df: pd.DataFrame, md: str | Path) -> None:
         f"Side-trip endpoints, mean over {seeds} data seeds. Claim: "
         "gap_average_schedule ≪ gap_average_baseline, and average beats baseline."
     )
-    _atomic_text(
+    atomic.write_text(
         md, title + "\n\n" + mean.reset_index().to_markdown(index=False, floatfmt=".4f") + "\n"
     )
+    if provenance is not None:
+        write_sidecar(md, dict(provenance))

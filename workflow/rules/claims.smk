@@ -1,0 +1,52 @@
+# The reproduction scorecard (NOTES §3): every claim computed from the Parquet metrics.
+
+
+rule claims:
+    input:
+        sidetrip_summary=f"{RESULTS}/sidetrips/summary.parquet",
+        fig10=[
+            f"results/{exp}/sidetrips/summary.parquet"
+            for exp in config["figures"]["fig10"]["experiments"]
+            if exp != EXP
+        ],
+        twin_distances=f"{RESULTS}/twins/distances.parquet",
+        lemma1=f"{QUADRATIC}/lemma1.parquet",
+        fast_slow=f"{QUADRATIC}/fast_slow.parquet",
+    output:
+        parquet="results/claims.parquet",
+        md=report(
+            "results/claims.md",
+            caption="../report/claims.rst",
+            category="Scorecard",
+        ),
+    log:
+        "logs/claims.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        experiment=EXP,
+        fig10_experiments=[
+            exp for exp in config["figures"]["fig10"]["experiments"] if exp != EXP
+        ],
+        settings=config["claims"],
+    script:
+        "../scripts/claims.py"
+
+
+rule effective_config:
+    output:
+        report(
+            "results/config.yaml",
+            caption="../report/config.rst",
+            category="Configuration",
+        ),
+    log:
+        "logs/effective_config.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        experiments=EXPERIMENTS,
+    script:
+        "../scripts/effective_config.py"

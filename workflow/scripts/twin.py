@@ -1,0 +1,34 @@
+"""Rule twin: a constant-lr continuation of the main trajectory, parameters snapshot on the way."""
+
+from lrtraj.metrics import write_parquet
+from lrtraj.provenance import write_sidecar
+from lrtraj.runtime import job, preemptible
+from lrtraj.sidetrips import SideTrip, Snapshots, run_sidetrip
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when rerun
+    p, t = ctx.params, ctx.params["twin"]
+    trip = SideTrip(
+        branch_step=t["branch_step"],
+        data_seed=int(smk.wildcards.seed),
+        method="constant",
+        steps=t["steps"],
+        lr=t["lr"],
+        eval_every=t["steps"] // 4,  # fig8 needs the snapshots, not dense evaluations
+        phase="twin",
+    )
+    snapshots = Snapshots(start=t["branch_step"], every=t["snapshot_every"])
+    df = run_sidetrip(
+        trip,
+        branch_checkpoint=smk.input.checkpoint,
+        **p["run"],
+        batch_size=t["batch_size"],
+        resume_path=p["resume"],
+        checkpoint_every=t["checkpoint_every"],
+        log_every=t["log_every"],
+        snapshots=snapshots,
+    )
+    snapshots.save(smk.output.snapshots)
+    prov = ctx.provenance(inputs=smk.input)
+    write_sidecar(smk.output.snapshots, prov)
+    write_parquet(df, smk.output.metrics, prov)
