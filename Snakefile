@@ -14,6 +14,7 @@ include: "workflow/rules/trajectory.smk"
 include: "workflow/rules/sidetrips.smk"
 include: "workflow/rules/twins.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/probes.smk"
 include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/claims.smk"
 
@@ -21,6 +22,7 @@ include: "workflow/rules/claims.smk"
 rule all:
     input:
         FIGURE_TARGETS,
+        PROBE_TARGETS,
         QUADRATIC_TARGETS,
         "results/claims.md",
         "results/config.yaml",

@@ -43,7 +43,7 @@ def provenance_of(path: str | Path) -> dict[str, Any] | None:
 @dataclass
 class Node:
     path: str
-    status: str  # "ok", "missing", "changed", "no provenance"
+    status: str  # "ok", "missing", "changed", "unreadable", "no provenance"
     rule: str | None = None
     git_commit: str | None = None
     git_dirty: bool | None = None
@@ -52,7 +52,8 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
     def problems(self) -> list[str]:
-        own = [f"{self.path}: {self.status}"] if self.status in ("missing", "changed") else []
+        bad = ("missing", "changed", "unreadable")
+        own = [f"{self.path}: {self.status}"] if self.status in bad else []
         return own + [p for child in self.children for p in child.problems()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,7 +72,11 @@ def audit(path: str | Path, root: str | Path = ".", expected_sha256: str | None 
     status = "ok"
     if expected_sha256 is not None and sha256_file(full) != expected_sha256:
         status = "changed"
-    record = provenance_of(full)
+    try:
+        record = provenance_of(full)
+    except Exception:  # a damaged file: its own record is unreadable, the hash already says so
+        record = None
+        status = "changed" if status == "changed" else "unreadable"
     if record is None:
         return Node(str(path), status if status != "ok" else "no provenance")
     node = Node(

@@ -127,7 +127,7 @@ def twins_distance_saturates(distances: pd.DataFrame) -> dict:
         "6",
         "fig8",
         "distance to the other twin's endpoint decreases and saturates",
-        "final < 0.95·start and |final−halfway| < ½|start−halfway| (scale-invariant)",
+        "final < 0.95·start, and the second half moves it < ½ as much as the first",
         final / start,
         bool(falls and saturates),
         detail,
@@ -154,7 +154,7 @@ def lemma1(df: pd.DataFrame, slope_tol: float, rel_tol: float) -> list[dict]:
         _row(
             "7b",
             "lemma1",
-            "closed-form E|w|² matches Monte Carlo",
+            "closed-form E‖w‖² matches Monte Carlo",
             f"max relative deviation ≤ {rel_tol:.0%}",
             rel.max(),
             bool(rel.max() <= rel_tol),

@@ -96,6 +96,10 @@ def check(cfg: Mapping[str, Any]) -> None:
             )
     if cfg["data"]["name"] != "noisy_digits" and not cfg["data"].get("data_dir"):
         problems.append(f"data.data_dir: required for dataset '{cfg['data']['name']}'")
+    if "probes" in cfg:
+        from lrtraj.probes import config_problems as probe_problems
+
+        problems += probe_problems(cfg["probes"], cfg)
     if "quadratic" in cfg:
         from lrtraj.quadratic.experiments import config_problems
 

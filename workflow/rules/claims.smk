@@ -11,6 +11,10 @@ rule claims:
         ],
         twin_distances=f"{RESULTS}/twins/distances.parquet",
         lemma1=f"{QUADRATIC}/lemma1.parquet",
+        burn_in=f"{RESULTS}/burn_in/metrics.parquet",
+        probe_sweep=[probe_sweep(step) for step in PROBE_CFG["sweep"]["checkpoints"]],
+        probe_interpolation=f"{PROBES}/fixed_batch/interpolation.parquet",
+        probe_alignment=f"{PROBES}/alignment.parquet",
         fast_slow=f"{QUADRATIC}/fast_slow.parquet",
     output:
         parquet="results/claims.parquet",

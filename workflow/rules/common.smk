@@ -25,6 +25,29 @@ SIDETRIP_METHODS = sidetrip_methods(
 # Each consumer adds its steps here (common.smk is parsed before the burn-in rule).
 CHECKPOINT_STEPS = set(BRANCH_STEPS)
 # >>> probes
+from lrtraj.probes import checkpoint_steps as probe_checkpoint_steps
+
+PROBE_CFG = config["probes"]
+PROBES = f"{RESULTS}/probes"
+CHECKPOINT_STEPS |= probe_checkpoint_steps(PROBE_CFG)
+
+
+def probe_sweep(step):
+    """One-step sweep Parquet of main-trajectory checkpoint `step` (all batch sizes)."""
+    return f"{PROBES}/sweep/step{step}.parquet"
+
+
+def probe_params(*sections):
+    """What a probe job reads: data, model, device, where its batches come from, how losses
+    along a line are evaluated, and the named `probes` sections."""
+    return {
+        **{key: config[key] for key in ("data", "model", "device")},
+        "batches": {key: PROBE_CFG[key] for key in ("batch_seed", "heldout_seed")},
+        "engine": {key: PROBE_CFG[key] for key in ("method", "chunk_images")},
+        **{section: PROBE_CFG[section] for section in sections},
+    }
+
+
 # <<< probes
 # >>> twins
 CHECKPOINT_STEPS.add(config["twins"]["branch_step"])

@@ -1,0 +1,127 @@
+"""Training-engine overhead and averaging cost, measured side by side in one run.
+
+    .venv/bin/python bench/bench_training.py [--steps 300] [--repeats 5]
+
+1. ``sgd_loop`` (metrics and averagers on, evaluation and checkpoints off) vs a bare PyTorch loop
+   on the same model, data stream and batches: the ratio of their medians.
+2. One EMA update: ``averaging.EMA`` (``torch._foreach_lerp_``) vs
+   ``torch.optim.swa_utils.AveragedModel.update_parameters`` on ResNet-8 and ResNet-34 weights.
+
+Timings interleave the contenders and report medians, because this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lrtraj import averaging
+from lrtraj.data import load_dataset
+from lrtraj.models import build_model
+from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+
+
+def median_seconds(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():  # interleaved: drift in machine load hits both
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
+    data = load_dataset({"name": "noisy_digits"})
+    stream = data.stream(64, 0, torch.device("cpu"))
+    batches = [stream.batch(s) for s in range(steps)]  # both loops get the same tensors
+
+    class Replay:
+        def batches(self, start: int, stop: int):
+            for s in range(start, stop):
+                yield (s, *batches[s])
+
+    def engine() -> None:
+        model = build_model("resnet8", 1, 10, (16, 32, 64))
+        opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
+        tensors = averaging.averaged_tensors(model)
+        avgs = {
+            "ema": averaging.EMA(0.99, tensors),
+            "two_point": averaging.two_point(100, 50, tensors),
+        }
+        sgd_loop(
+            model,
+            opt,
+            Replay(),
+            RunInfo("sidetrip", 0, 0, "constant", "baseline", "baseline"),
+            start=0,
+            stop=steps,
+            lr_at=lambda _s: 0.1,
+            settings=LoopSettings(eval_every=10**9, log_every=10**9),
+            averagers=avgs,
+        )
+
+    def bare() -> None:
+        model = build_model("resnet8", 1, 10, (16, 32, 64))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model.train()
+        for x, y in batches:
+            opt.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+    return median_seconds({"engine": engine, "bare": bare}, repeats)
+
+
+def ema_update(model: nn.Module, repeats: int, updates: int = 50) -> dict[str, float]:
+    ours = averaging.EMA(0.99, averaging.averaged_tensors(model))
+    ref = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.99)
+    )
+    ref.update_parameters(model)
+    tensors = averaging.averaged_tensors(model)
+    step = {"n": 0}
+
+    def foreach() -> None:
+        for _ in range(updates):
+            step["n"] += 1
+            ours.observe(step["n"], tensors)
+
+    def averaged_model() -> None:
+        for _ in range(updates):
+            ref.update_parameters(model)
+
+    out = median_seconds({"foreach_lerp": foreach, "AveragedModel": averaged_model}, repeats)
+    return {k: v / updates for k, v in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread")
+    t = engine_vs_bare(args.steps, args.repeats)
+    print(
+        f"training, {args.steps} steps ResNet-8 batch 64: engine {t['engine']:.3f} s, "
+        f"bare {t['bare']:.3f} s, ratio {t['engine'] / t['bare']:.3f}"
+    )
+    for name in ("resnet8", "resnet34"):
+        model = build_model(name, 3 if name == "resnet34" else 1, 10)
+        e = ema_update(model, args.repeats)
+        print(
+            f"EMA update {name}: foreach lerp {1e3 * e['foreach_lerp']:.3f} ms, "
+            f"AveragedModel {1e3 * e['AveragedModel']:.3f} ms, "
+            f"ratio {e['foreach_lerp'] / e['AveragedModel']:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

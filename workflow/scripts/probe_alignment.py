@@ -1,0 +1,28 @@
+"""Rule probe_alignment: a fixed batch's gradient along two side-trips on different batch
+streams from one checkpoint (fig7)."""
+
+from lrtraj.data import load_dataset
+from lrtraj.metrics import write_parquet
+from lrtraj.probes.alignment import run_alignment
+from lrtraj.runtime import job
+from lrtraj.trajectory import resolve_device
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+with job(smk) as ctx:
+    p, a = ctx.params, ctx.params["alignment"]
+    df = run_alignment(
+        checkpoint_path=smk.input.checkpoint,
+        dataset=load_dataset(p["data"]),
+        model=p["model"],
+        optimizer=p["optimizer"],
+        device=resolve_device(p["device"]),
+        branch_step=a["branch_step"],
+        steps=a["steps"],
+        lr=p["lr"],
+        batch_size=p["batch_size"],
+        data_seeds=a["data_seeds"],
+        measure_every=a["measure_every"],
+        log_every=p["log_every"],
+        **p["batches"],
+    )
+    write_parquet(df, smk.output[0], ctx.provenance(inputs=smk.input))
