@@ -166,9 +166,12 @@ def test_preemption_checkpoints_and_resumes_bit_identically(tmp_path, monkeypatc
             preemption.request()  # what the SIGUSR2 handler does
 
     loop = sidetrips.sgd_loop
-    monkeypatch.setattr(
-        sidetrips, "sgd_loop", lambda *a, **k: loop(*a, **k, callbacks=[signal_at_step_73])
-    )
+
+    def with_signal(*args, **kwargs):
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), signal_at_step_73]
+        return loop(*args, **kwargs)
+
+    monkeypatch.setattr(sidetrips, "sgd_loop", with_signal)
     resume = tmp_path / "side.resume.pt"
     with pytest.raises(preemption.Preempted):
         run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100)

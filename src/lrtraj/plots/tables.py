@@ -20,7 +20,7 @@ def table1_wide(df: pd.DataFrame) -> pd.DataFrame:
         values="max_abs_deviation",
         sort=False,
     )
-    wide.columns = [f"max |deviation|, momentum {m:g}" for m in wide.columns]
+    wide.columns = [f"max abs. deviation, momentum {m:g}" for m in wide.columns]
     return wide.reset_index().drop(columns="row")
 
 
