@@ -4,15 +4,19 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
+PLUGIN := plugins/snakemake-executor-plugin-submitit
 
 .PHONY: figures test lint report clean-results
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(PLUGIN)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	# torch first, pinned: an unpinned resolve may pull a multi-GB CUDA build of a newer torch
 	$(BIN)/pip install $(TORCH)
 	$(BIN)/pip install -e '.[dev]'
+	# the SLURM executor plugin (profiles/slurm): Snakemake finds plugins by scanning sys.path,
+	# so it needs a compat-mode editable install (a path entry, not setuptools' import hook)
+	$(BIN)/pip install --config-settings editable_mode=compat -e $(PLUGIN)
 	touch $@
 
 figures: $(VENV)/.installed  ## all figures and tables of the embedded default (CPU, minutes)
@@ -22,8 +26,8 @@ test: $(VENV)/.installed  ## unit + integration tests and the style gates
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests bench workflow/scripts
-	$(BIN)/ruff format --check src tests bench workflow/scripts
+	$(BIN)/ruff check src tests bench workflow/scripts plugins
+	$(BIN)/ruff format --check src tests bench workflow/scripts plugins
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 

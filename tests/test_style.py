@@ -8,7 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PY_PATHS = ["src", "tests", "bench", "workflow/scripts"]
+PY_PATHS = ["src", "tests", "bench", "workflow/scripts", "plugins"]
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:

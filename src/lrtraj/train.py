@@ -181,7 +181,8 @@ def sgd_loop(
             callback(step, model)
         at_eval = (step - start) % settings.eval_every == 0 or step == stop
         at_log = (step - start) % settings.log_every == 0 or step == stop
-        preempt = preemption.requested() and step < stop
+        # a run without a resume path cannot checkpoint: it ignores the request and runs on
+        preempt = preemption.requested() and step < stop and resume is not None
         at_checkpoint = preempt or (
             bool(settings.checkpoint_every)
             and (step - start) % settings.checkpoint_every == 0

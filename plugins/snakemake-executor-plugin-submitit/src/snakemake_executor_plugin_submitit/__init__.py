@@ -1,0 +1,317 @@
+"""Snakemake executor plugin: each job becomes a submitit job (SLURM, submitit's local cluster).
+
+``snakemake --executor submitit --submitit-partition gpu ...`` (or a profile, see
+``profiles/slurm``) submits every job through submitit with the GPUs, memory, CPUs and time its
+rule declares (:mod:`.resources`). The controller stays where it was started (the login node);
+jobs run the same ``python -m snakemake`` job command on the compute nodes, so the working
+directory and the submitit folder must be on a filesystem shared with them.
+
+Status: one ``sacct`` call per polling round for all jobs, with back-off (:mod:`.status`).
+Cancel (Ctrl-C, i.e. SIGINT): one ``scancel`` for every submitted job. Preemption and time-limit
+warnings: the job wrapper requeues a job that checkpointed (:mod:`.job`).
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import submitit
+import submitit.helpers
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
+from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
+from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
+
+from .job import SnakemakeJob
+from .resources import ResourceError, local_parameters, parse_sbatch_options, slurm_parameters
+from .status import Backoff, Verdict, judge, local_state, parse_sacct, read_outcome, sacct_command
+
+CLUSTERS = ("slurm", "local", "debug")
+# A final state without a result file: wait this long for a shared filesystem to show it.
+RESULT_GRACE_S = 60.0
+# Unknown to sacct and no result: slurmdbd lags behind slurmctld; after this, give up.
+UNKNOWN_GRACE_S = 600.0
+# sacct failing this many rounds in a row: trust `error` result files without it.
+SACCT_OUTAGE_ROUNDS = 5
+
+
+# No `from __future__ import annotations`: Snakemake builds its CLI from these field types.
+@dataclass
+class ExecutorSettings(ExecutorSettingsBase):
+    cluster: str = field(
+        default="slurm",
+        metadata={
+            "help": "submitit cluster: slurm (sbatch), local (subprocesses on this machine, "
+            "for laptops and tests) or debug (in the controller process, one job at a time)",
+            "choices": list(CLUSTERS),
+        },
+    )
+    partition: str | None = field(
+        default=None,
+        metadata={
+            "type": str,  # argparse needs a callable, not the union
+            "help": "SLURM partition (a rule's slurm_partition resource wins)",
+        },
+    )
+    account: str | None = field(
+        default=None,
+        metadata={
+            "type": str,  # argparse needs a callable, not the union
+            "help": "SLURM account (a rule's slurm_account resource wins)",
+        },
+    )
+    folder: Path = field(
+        default=Path(".snakemake/submitit"),
+        metadata={
+            "help": "submitit folder (job pickles and one log per job), on a filesystem shared "
+            "with the compute nodes; each run uses a fresh subfolder, as SLURM job ids repeat "
+            "across clusters"
+        },
+    )
+    sbatch_extra: str | None = field(
+        default=None,
+        metadata={
+            "type": str,  # argparse needs a callable, not the union
+            "help": "extra sbatch long options for every job, e.g. '--qos=normal "
+            "--constraint=a100' (a rule's slurm_extra resource adds to them)",
+        },
+    )
+    signal_delay_s: int = field(
+        default=90,
+        metadata={
+            "help": "seconds between submitit's USR2 warning and the time limit; added to each "
+            "rule's runtime so the warning never comes before the declared runtime"
+        },
+    )
+    status_interval_min: float = field(
+        default=2.0,
+        metadata={"help": "shortest interval (s) between status rounds (one sacct call each)"},
+    )
+    status_interval_max: float = field(
+        default=60.0,
+        metadata={
+            "help": "longest interval (s) between status rounds; in between, the interval is a "
+            "fifth of the age of the youngest running job"
+        },
+    )
+    max_requeues: int = field(
+        default=10,
+        metadata={"help": "requeues after preemption/time-limit warnings before a job fails"},
+    )
+
+
+common_settings = CommonSettings(
+    non_local_exec=True,
+    implies_no_shared_fs=False,
+    job_deploy_sources=False,
+    pass_default_storage_provider_args=True,
+    pass_default_resources_args=True,
+    # the job command is run as an argument list, never by a shell: nothing to export in it
+    # (sbatch and submitit's local cluster pass the controller's environment on)
+    pass_envvar_declarations_to_cmd=False,
+    auto_deploy_default_storage_provider=False,
+    init_seconds_before_status_checks=1,
+)
+
+
+class Executor(RemoteExecutor):
+    def __post_init__(self) -> None:
+        self.settings: ExecutorSettings = self.workflow.executor_settings
+        cluster = self.settings.cluster
+        if cluster not in CLUSTERS:
+            raise WorkflowError(f"submitit cluster must be one of {CLUSTERS}, not {cluster!r}")
+        if cluster == "slurm" and shutil.which("sbatch") is None:
+            raise WorkflowError("submitit cluster 'slurm', but sbatch is not on PATH")
+        if self.workflow.remote_execution_settings.precommand:
+            raise WorkflowError("--precommand is not supported: jobs run without a shell")
+        try:
+            parse_sbatch_options(self.settings.sbatch_extra)
+        except ResourceError as e:
+            raise WorkflowError(f"submitit sbatch_extra: {e}") from e
+        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.run_folder = (Path(self.settings.folder) / run).absolute()
+        self.backoff = Backoff(self.settings.status_interval_min, self.settings.status_interval_max)
+        self._lock = threading.Lock()
+        self._submitted: dict[str, submitit.Job] = {}  # every job not yet judged, for cancel
+        self._unsure_since: dict[str, float] = {}
+        self.status_rounds = 0
+        self.status_calls = 0
+        self._sacct_failures = 0  # consecutive
+
+    # -- submission ---------------------------------------------------------------------------
+
+    def job_argv(self, job: JobExecutorInterface) -> list[str]:
+        """Snakemake's job command as an argument list (it is never handed to a shell)."""
+        return shlex.split(self.format_job_exec(job))
+
+    def _executor(self, job: JobExecutorInterface) -> submitit.Executor:
+        folder = self.run_folder / job.name  # files named by job id: one log per job
+        resources = dict(job.resources.items())
+        delay = self.settings.signal_delay_s
+        if self.settings.cluster == "slurm":
+            executor = submitit.SlurmExecutor(folder=folder)
+            executor.update_parameters(
+                **slurm_parameters(
+                    resources,
+                    job.threads,
+                    name=f"smk-{job.name}",
+                    partition=self.settings.partition,
+                    account=self.settings.account,
+                    sbatch_extra=self.settings.sbatch_extra,
+                    signal_delay_s=delay,
+                )
+            )
+            return executor
+        if self.settings.cluster == "local":
+            executor = submitit.LocalExecutor(folder=folder)
+            executor.update_parameters(**local_parameters(resources, signal_delay_s=delay))
+            return executor
+        return submitit.DebugExecutor(folder=folder)
+
+    def run_job(self, job: JobExecutorInterface) -> None:
+        try:
+            executor = self._executor(job)
+            function = SnakemakeJob(self.job_argv(job), os.getcwd(), self.settings.max_requeues)
+            with submitit.helpers.clean_env():  # no SLURM_* of an enclosing allocation
+                sjob = executor.submit(function)
+        except Exception as e:  # bad resources, sbatch refusing the job: this job fails
+            self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
+            return
+        log = sjob.paths.stdout
+        self.logger.info(
+            f"Job {job.jobid} submitted as {self.settings.cluster} job {sjob.job_id} (log: {log})."
+        )
+        with self._lock:
+            self._submitted[sjob.job_id] = sjob
+        aux = {"submitit": sjob, "log": log, "since": time.monotonic()}
+        self.report_job_submission(SubmittedJobInfo(job, external_jobid=sjob.job_id, aux=aux))
+
+    # -- status -------------------------------------------------------------------------------
+
+    def _states(self, infos: list[SubmittedJobInfo]) -> dict[str, str] | None:
+        """Cluster state of each job: ONE sacct call for all of them (None: sacct failed)."""
+        if self.settings.cluster == "local":
+            return {
+                i.external_jobid: s
+                for i in infos
+                if (s := local_state(i.aux["submitit"].state)) is not None
+            }
+        if self.settings.cluster == "debug":  # already run: only failed ones get here
+            return {i.external_jobid: "FAILED" for i in infos}
+        self.status_calls += 1
+        command = sacct_command(i.external_jobid for i in infos)
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            problem = proc.stderr.strip() if proc.returncode != 0 else None
+        except (OSError, subprocess.TimeoutExpired) as e:
+            problem = str(e)
+        if problem is not None:
+            self._sacct_failures += 1
+            self.logger.warning(f"sacct failed ({problem}); job states unknown this round")
+            return None
+        self._sacct_failures = 0
+        return parse_sacct(proc.stdout)
+
+    async def check_active_jobs(
+        self, active_jobs: list[SubmittedJobInfo]
+    ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        self.status_rounds += 1
+        if self.settings.cluster == "debug":
+            outcomes = {i.external_jobid: _run_inline(i.aux["submitit"]) for i in active_jobs}
+        else:
+            outcomes = {
+                i.external_jobid: read_outcome(i.aux["submitit"].paths.result_pickle)
+                for i in active_jobs
+            }
+        undecided = [i for i in active_jobs if outcomes[i.external_jobid][0] != "success"]
+        states: dict[str, str] | None = {}
+        if undecided:
+            async with self.status_rate_limiter:
+                states = self._states(undecided)
+        self.logger.debug(
+            f"submitit status round {self.status_rounds}: {len(active_jobs)} active, "
+            f"{self.status_calls} sacct calls so far"
+        )
+        now = time.monotonic()
+        youngest: float | None = None
+        for info in active_jobs:
+            job_id = info.external_jobid
+            outcome, detail = outcomes[job_id]
+            state = None if states is None else states.get(job_id)
+            verdict = judge(outcome, state)
+            if states is None and verdict is not Verdict.SUCCESS:
+                # sacct failed: no news is not bad news, unless it has been down for a while
+                outage = self._sacct_failures >= SACCT_OUTAGE_ROUNDS
+                verdict = Verdict.FAILED if outage and outcome == "error" else Verdict.RUNNING
+            if verdict is Verdict.UNSURE:
+                grace = RESULT_GRACE_S if state is not None else UNKNOWN_GRACE_S
+                if now - self._unsure_since.setdefault(job_id, now) > grace:
+                    verdict = Verdict.FAILED
+            else:
+                self._unsure_since.pop(job_id, None)
+            if verdict in (Verdict.RUNNING, Verdict.UNSURE):
+                if state == "RUNNING":  # age counts from the round that first saw it running
+                    info.aux.setdefault("running_since", now)
+                else:  # queued (again, if requeued)
+                    info.aux.pop("running_since", None)
+                age = now - info.aux.get("running_since", info.aux["since"])
+                youngest = age if youngest is None else min(youngest, age)
+                yield info
+                continue
+            with self._lock:
+                self._submitted.pop(job_id, None)
+            self._unsure_since.pop(job_id, None)
+            if verdict is Verdict.SUCCESS:
+                self.report_job_success(info)
+            else:
+                self.report_job_error(info, msg=_failure_message(info, state, detail))
+        self.next_seconds_between_status_checks = self.backoff.next(youngest)
+
+    def shutdown(self) -> None:
+        if self.status_rounds:
+            self.logger.info(
+                f"submitit: {self.status_rounds} status rounds, {self.status_calls} sacct calls."
+            )
+        super().shutdown()
+
+    # -- cancel -------------------------------------------------------------------------------
+
+    def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]) -> None:
+        """Cancel every job submitted and not yet judged (Ctrl-C; SIGTERM cancels nothing)."""
+        with self._lock:
+            jobs = list(self._submitted.values())
+            self._submitted.clear()
+        if not jobs:
+            return
+        if self.settings.cluster == "slurm":
+            ids = [j.job_id for j in jobs]
+            self.logger.info(f"Cancelling SLURM jobs {' '.join(ids)}")
+            proc = subprocess.run(["scancel", *ids], capture_output=True, text=True, timeout=120)
+            if proc.returncode != 0:
+                self.logger.warning(f"scancel failed: {proc.stderr.strip()}")
+            return
+        for sjob in jobs:
+            sjob.cancel(check=False)
+
+
+def _run_inline(sjob: submitit.Job) -> tuple[str, str]:
+    """submitit's debug cluster: run the job in this process now, as (outcome, detail)."""
+    error = sjob.exception()
+    return ("success", "") if error is None else ("error", f"{type(error).__name__}: {error}")
+
+
+def _failure_message(info: SubmittedJobInfo, state: str | None, detail: str) -> str:
+    where = f"log: {info.aux['log']}"
+    reason = "unknown to sacct (purged?)" if state is None else f"state {state}"
+    lines = [f"submitit job {info.external_jobid} failed ({reason}); {where}"]
+    if detail:
+        lines.append(detail.strip().splitlines()[-1])
+    return "\n".join(lines) + "\n"

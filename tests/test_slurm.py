@@ -1,0 +1,377 @@
+"""The submitit executor plugin on a real SLURM cluster (profiles/slurm), and preemption.
+
+The cluster is the one `.ci/run` starts (.ci/slurm/start.sh); without one, this module starts
+its own when it can (root, Debian's slurm packages installed) and skips with the reason when it
+cannot. CI sets LRTRAJ_REQUIRE_SLURM=1 so that a cluster that fails to start fails the tests.
+Real sbatch, sacct, scancel and scontrol throughout: nothing stands in for the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+SLURM_PROFILE = REPO / "profiles" / "slurm"
+LOCAL_PROFILE = REPO / "profiles" / "submitit-local"
+START, STOP = REPO / ".ci" / "slurm" / "start.sh", REPO / ".ci" / "slurm" / "stop.sh"
+REQUIRED = os.environ.get("LRTRAJ_REQUIRE_SLURM") == "1"
+BURN_IN = "results/tiny/burn_in/metrics.parquet"
+# a burn-in long enough to be interrupted twice, with a resume checkpoint at step 1500
+LONG_BURN_IN = {
+    "trajectory": {"steps": 3000, "checkpoint_every": 1500, "eval_every": 1500, "log_every": 100}
+}
+
+pytestmark = pytest.mark.integration
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], object], what: str, limit_s: float = 300.0) -> object:
+    """Poll ``condition`` until it is truthy (a bounded wait, not a timing assertion)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting for {what} after {limit_s:.0f} s")
+
+
+def command(*args: str) -> str:
+    return subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def _default_sigint() -> None:
+    # Pitfall: a process started in the background by a non-interactive shell (no job control,
+    # `set -m` off) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_snakemake(
+    workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile"
+) -> subprocess.Popen:
+    """Snakemake in the background, output to workdir/snakemake.out."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(workdir)]
+    cmd += args
+    out = (workdir / "snakemake.out").open("w")
+    return subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_default_sigint,
+        start_new_session=True,
+        env=os.environ.copy(),
+    )
+
+
+def finish(proc: subprocess.Popen, workdir: Path, limit_s: float = 900) -> str:
+    try:
+        proc.wait(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        raise
+    return (workdir / "snakemake.out").read_text()
+
+
+def submitted(workdir: Path) -> dict[str, str]:
+    """{Snakemake job id: SLURM job id} from the controller's output."""
+    text = (workdir / "snakemake.out").read_text()
+    return dict(re.findall(r"Job (\d+) submitted as slurm job (\d+)", text))
+
+
+def sacct(job_ids, fields=("JobIDRaw", "JobName", "State", "Timelimit", "AllocTRES")):
+    out = command(
+        "sacct", "-X", "-n", "-P", "-o", ",".join(fields), "-j", ",".join(sorted(job_ids))
+    )
+    return [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()]
+
+
+def queued(job_ids) -> set[str]:
+    out = command("squeue", "-h", "-o", "%i", "-j", ",".join(sorted(job_ids)))
+    return set(out.split()) & set(job_ids)
+
+
+def job_state(job_id: str) -> str:
+    return command("squeue", "-h", "-o", "%T", "-j", job_id).strip()
+
+
+def release_requeued(job_id: str) -> None:
+    """A requeued job waits 120 s (BeginTime) before it is eligible: let it start now."""
+    wait_until(lambda: job_state(job_id) == "PENDING", f"job {job_id} back in the queue")
+    command("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+
+
+def overlay(tmp_path: Path, name: str, content: dict) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+# -- the cluster ------------------------------------------------------------------------------
+
+
+def cluster_is_up() -> bool:
+    try:
+        nodes = command("sinfo", "-h", "-o", "%T")
+        command("sacct", "-n", "-X", "-S", "now")
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(s in nodes for s in ("idle", "mixed", "allocated"))
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running SLURM with accounting: CI's, or one started (and stopped) here."""
+    if cluster_is_up():
+        yield
+        return
+    reason, state = None, None
+    if shutil.which("sbatch") is None:
+        reason = "SLURM is not installed (see .ci/slurm/install.sh)"
+    elif os.geteuid() != 0:
+        reason = "no SLURM running, and starting one needs root"
+    else:
+        state = tmp_path_factory.mktemp("slurm-state")
+        proc = subprocess.run([START, state], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            reason = f"SLURM cannot start here: {proc.stderr.strip()[-1500:]}"
+    if reason:
+        if REQUIRED:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield
+    finally:
+        subprocess.run([STOP, state], capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def counted_sacct(tmp_path):
+    """PATH with a sacct that logs each call before running the real one."""
+    real, calls = shutil.which("sacct"), tmp_path / "sacct.calls"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "sacct").write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{real}" "$@"\n')
+    (bindir / "sacct").chmod(0o755)
+    path = os.environ["PATH"]
+    os.environ["PATH"] = f"{bindir}{os.pathsep}{path}"
+    yield calls
+    os.environ["PATH"] = path
+
+
+# -- the DAG ----------------------------------------------------------------------------------
+
+
+def test_tiny_dag_runs_on_slurm_with_gpus_for_training_jobs(slurm, tmp_path, counted_sacct):
+    # GPUs and memory for training jobs come from the config; one data seed keeps it short
+    gpus = overlay(
+        tmp_path,
+        "gpus",
+        {"resources": {"gpus": 1, "mem_mb": 1000}, "sidetrips": {"data_seeds": [0]}},
+    )
+    target = "results/figures/fig5.pdf"
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), target, "--configfile", str(TINY), str(gpus)
+    )
+    out = finish(proc, tmp_path)
+    logged = counted_sacct.read_text().splitlines()  # before this test's own sacct calls
+    assert proc.returncode == 0, out[-5000:]
+    assert (tmp_path / "results/figures/fig5.pdf").read_bytes().startswith(b"%PDF")
+
+    jobs = sacct(submitted(tmp_path).values())
+    assert len(jobs) >= 1 + 5 + 1 and {j["State"] for j in jobs} == {"COMPLETED"}
+    for j in jobs:
+        training = j["JobName"] in {"smk-burn_in", "smk-sidetrip"}
+        assert ("gres/gpu=1" in j["AllocTRES"]) == training, j
+        assert ("mem=1000M" in j["AllocTRES"]) == training, j
+
+    # one sacct call per status round, for all active jobs at once, and no other caller
+    rounds, calls = map(int, re.search(r"(\d+) status rounds, (\d+) sacct calls", out).groups())
+    assert len(logged) == calls <= rounds
+    assert max(len(line.split("--jobs ")[1].split(",")) for line in logged) >= 5
+
+
+def test_failures_gpu_models_and_padded_time_limits(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        """
+rule all:
+    input: "minute.txt", "gpu.txt", "fails.txt"
+
+# a 1-minute rule: submitit's USR2 comes 90 s before the limit, so the limit must be padded
+rule minute:
+    output: "minute.txt"
+    resources: runtime=1
+    shell: "sleep 25; echo done > {output}"
+
+rule gpu:
+    output: "gpu.txt"
+    resources: gpus=1, gpu_model="fake", mem_mb=300
+    shell: "echo $CUDA_VISIBLE_DEVICES > {output}"
+
+rule fails:
+    output: "fails.txt"
+    shell: "echo about to fail >&2; exit 3"
+"""
+    )
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--keep-going", snakefile=tmp_path / "Snakefile"
+    )
+    out = finish(proc, tmp_path)
+    assert proc.returncode != 0
+    assert "Error in rule fails" in out and "state FAILED" in out
+    assert (tmp_path / "minute.txt").read_text() == "done\n"
+    assert (tmp_path / "gpu.txt").read_text().strip() != ""
+    jobs = {j["JobName"]: j for j in sacct(submitted(tmp_path).values())}
+    assert jobs["smk-minute"]["State"] == "COMPLETED"
+    assert jobs["smk-minute"]["Timelimit"] == "00:03:00"  # 1 min + 90 s, rounded up
+    assert "gres/gpu=1" in jobs["smk-gpu"]["AllocTRES"]
+    assert jobs["smk-fails"]["State"] == "FAILED"
+
+
+def test_ctrl_c_cancels_every_submitted_job(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        """
+rule all:
+    input: expand("sleep{i}.txt", i=range(4))
+
+rule sleep:
+    output: "sleep{i}.txt"
+    resources: gpus=1
+    shell: "sleep 600; touch {output}"
+"""
+    )
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), snakefile=tmp_path / "Snakefile"
+    )
+    ids = wait_until(lambda: len(submitted(tmp_path)) == 4 and submitted(tmp_path), "4 jobs")
+    ids = set(ids.values())
+    states = ("squeue", "-h", "-o", "%T", "-j", ",".join(ids))
+    wait_until(lambda: "RUNNING" in command(*states), "a running job")
+    proc.send_signal(signal.SIGINT)  # Ctrl-C; SIGTERM would cancel nothing
+    finish(proc, tmp_path, limit_s=120)
+    wait_until(lambda: not queued(ids), "the cancelled jobs to leave the queue", 120)
+    assert {j["State"].split()[0] for j in sacct(ids)} == {"CANCELLED"}  # "CANCELLED by 0"
+
+
+# -- preemption -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The long burn-in, run once without interruption (plain local Snakemake)."""
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    long = overlay(workdir, "long", LONG_BURN_IN)
+    proc = start_snakemake(workdir, "--cores", "1", BURN_IN, "--configfile", str(TINY), str(long))
+    out = finish(proc, workdir)
+    assert proc.returncode == 0, out[-5000:]
+    return workdir
+
+
+def assert_same_burn_in(run: Path, reference: Path) -> None:
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(reference / BURN_IN), pd.read_parquet(run / BURN_IN)
+    )
+    published = sorted((reference / "results/tiny/burn_in/checkpoints").glob("*.pt"))
+    assert published
+    for path in published:
+        ours = torch.load(run / path.relative_to(reference), weights_only=False)["model"]
+        theirs = torch.load(path, weights_only=False)["model"]
+        assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+
+
+def progress(workdir: Path) -> int:
+    """Last step the burn-in logged in its current attempt."""
+    log = workdir / "logs/tiny/burn_in.log"
+    steps = re.findall(r"step (\d+)/", log.read_text()) if log.exists() else []
+    return int(steps[-1]) if steps else 0
+
+
+def resumed_at(job_log: Path) -> list[int]:
+    return [int(s) for s in re.findall(r"resumed from .* at step (\d+)", job_log.read_text())]
+
+
+def test_preempted_training_resumes_bit_identically_after_real_requeues(
+    slurm, uninterrupted, tmp_path
+):
+    long = overlay(tmp_path, "long", LONG_BURN_IN)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), BURN_IN, "--configfile", str(TINY), str(long)
+    )
+    (job,) = wait_until(lambda: submitted(tmp_path), "the burn-in job").values()
+    job_log = wait_until(
+        lambda: next((tmp_path / ".snakemake/submitit").rglob(f"{job}_0_log.out"), None), "log"
+    )
+
+    # 1. SLURM's warning (what --signal=USR2@90 sends to every process of the job step): the
+    # loop checkpoints at the next step and the job wrapper requeues the job itself
+    wait_until(lambda: progress(tmp_path) >= 300, "burn-in progress")
+    command("scancel", "--signal=USR2", job)
+    release_requeued(job)
+    wait_until(lambda: resumed_at(job_log), "the first resume")
+    (signalled,) = resumed_at(job_log)
+    assert 300 <= signalled < 1500  # where the signal came, before the periodic checkpoint
+
+    # 2. an admin's (or the scheduler's) requeue without warning: the job is killed, the
+    # killed attempt leaves an `error` result, and the job must not be reported failed
+    wait_until(lambda: progress(tmp_path) > 1500 + 100, "progress past the checkpoint at 1500")
+    command("scontrol", "requeue", job)
+    release_requeued(job)
+    assert proc.poll() is None, "the controller gave up on a requeued job"
+
+    out = finish(proc, tmp_path)
+    assert proc.returncode == 0, out[-5000:]
+    assert resumed_at(job_log)[1] == 1500  # the last periodic checkpoint before the kill
+    assert "Error" not in out
+    assert_same_burn_in(tmp_path, uninterrupted)
+
+
+def local_task_pid(controller_pid: int) -> int | None:
+    """The submitit task under a local-cluster controller (its only child)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == controller_pid:
+            return int(stat.parent.name)
+    return None
+
+
+def test_preempted_training_resumes_on_the_local_cluster(uninterrupted, tmp_path):
+    long = overlay(tmp_path, "long", LONG_BURN_IN)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(LOCAL_PROFILE), BURN_IN, "--configfile", str(TINY), str(long)
+    )
+    text = wait_until(
+        lambda: re.search(
+            r"submitted as local job (\d+)", (tmp_path / "snakemake.out").read_text()
+        ),
+        "the burn-in job",
+    )
+    controller = int(text.group(1))
+    wait_until(lambda: progress(tmp_path) >= 300, "burn-in progress")
+    # what submitit's local controller sends ahead of the time limit
+    os.kill(wait_until(lambda: local_task_pid(controller), "the submitit task"), signal.SIGUSR2)
+    out = finish(proc, tmp_path)
+    assert proc.returncode == 0, out[-5000:]
+    (job_log,) = (tmp_path / ".snakemake/submitit").rglob(f"{controller}_0_log.out")
+    (signalled,) = resumed_at(job_log)
+    assert 300 <= signalled < 3000
+    assert_same_burn_in(tmp_path, uninterrupted)
