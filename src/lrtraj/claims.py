@@ -32,7 +32,7 @@ CLAIM_COLUMNS = ["claim", "figure", "statement", "expectation", "measured", "det
 Inputs = Mapping[str, list[str]]
 
 
-def _row(
+def claim_row(
     claim: str,
     figure: str,
     statement: str,
@@ -54,10 +54,10 @@ def _row(
 
 
 def _not_built(claim: str, figure: str, statement: str, expectation: str, why: str) -> dict:
-    return _row(claim, figure, statement, expectation, np.nan, None, why)
+    return claim_row(claim, figure, statement, expectation, np.nan, None, why)
 
 
-def _load(paths: list[str] | None) -> pd.DataFrame | None:
+def load_tables(paths: list[str] | None) -> pd.DataFrame | None:
     if not paths or not all(Path(p).is_file() for p in paths):
         return None
     return pd.concat([read_parquet(p) for p in paths], ignore_index=True)
@@ -80,7 +80,7 @@ def averaging_matches_schedule(summary: pd.DataFrame, ratio_max: float, split: s
             for b, s, r in zip(sub["branch_step"], sub["data_seed"], ratio, strict=True)
         )
         rows.append(
-            _row(
+            claim_row(
                 f"3{letter}",
                 "fig5",
                 statement,
@@ -109,7 +109,9 @@ def two_point_beats_baseline(summary: pd.DataFrame, split: str, experiment: str)
         f"branch {b} seed {s}: {d:+.4f}"
         for b, s, d in zip(sub["branch_step"], sub["data_seed"], diff, strict=True)
     )
-    return _row("4", "fig1", statement, expectation, diff.max(), bool((diff < 0).all()), detail)
+    return claim_row(
+        "4", "fig1", statement, expectation, diff.max(), bool((diff < 0).all()), detail
+    )
 
 
 def twins_distance_saturates(distances: pd.DataFrame) -> dict:
@@ -123,7 +125,7 @@ def twins_distance_saturates(distances: pd.DataFrame) -> dict:
     falls = final < 0.95 * start
     saturates = abs(final - mid) < 0.5 * abs(start - mid)
     detail = f"start {start:.3f}, halfway {mid:.3f}, final {final:.3f}"
-    return _row(
+    return claim_row(
         "6",
         "fig8",
         "distance to the other twin's endpoint decreases and saturates",
@@ -142,7 +144,7 @@ def lemma1(df: pd.DataFrame, slope_tol: float, rel_tol: float) -> list[dict]:
     )
     rel = (radius["monte_carlo"] / radius["theory"] - 1).abs().dropna()  # theory grid is finer
     return [
-        _row(
+        claim_row(
             "7a",
             "lemma1",
             "log-log slope of the stationary radius vs lr is 1/2",
@@ -151,7 +153,7 @@ def lemma1(df: pd.DataFrame, slope_tol: float, rel_tol: float) -> list[dict]:
             bool(abs(slope.iloc[0] - 0.5) < slope_tol),
             "Monte Carlo fit, small lrs",
         ),
-        _row(
+        claim_row(
             "7b",
             "lemma1",
             "closed-form E‖w‖² matches Monte Carlo",
@@ -176,7 +178,7 @@ def fast_slow(df: pd.DataFrame) -> dict:
     pick = {(m, lr): v for m, lr, v in zip(last["method"], last["lr"], last["value"], strict=True)}
     ema, big, little = pick[("ema", large)], pick[("sgd", large)], pick[("sgd", small)]
     detail = f"lr {large:g}+EMA {ema:.3g}, lr {large:g} {big:.3g}, lr {small:g} {little:.3g}"
-    return _row(
+    return claim_row(
         "8",
         "fig9",
         "large lr + EMA reaches a lower loss than large or small lr",
@@ -206,7 +208,7 @@ def scorecard(
             ("5", "fig7", "fixed-batch gradient stays aligned; independent batches ≈ 0"),
         ):
             rows.append(_not_built(claim, fig, text, "see NOTES §3", "probes not in the DAG"))
-    summary = _load(inputs.get("sidetrip_summary"))
+    summary = load_tables(inputs.get("sidetrip_summary"))
     if summary is None:
         rows.append(_not_built("3", "fig5", "average ≈ schedule", "", "no side-trip summary"))
         rows.append(_not_built("4", "fig1", "two-point beats constant lr", "", "no summary"))
@@ -214,23 +216,23 @@ def scorecard(
         rows += averaging_matches_schedule(summary, float(settings.get("ratio_max", 0.5)), split)
         rows.append(two_point_beats_baseline(summary, split, str(settings.get("experiment"))))
     for letter, (exp, path) in zip("bcdefg", (fig10 or {}).items(), strict=False):
-        other = _load([path])
+        other = load_tables([path])
         if other is not None:
             row = two_point_beats_baseline(other, split, exp)
             rows.append({**row, "claim": f"4{letter}", "figure": "fig10"})
-    twins = _load(inputs.get("twin_distances"))
+    twins = load_tables(inputs.get("twin_distances"))
     rows.append(
         twins_distance_saturates(twins)
         if twins is not None
         else _not_built("6", "fig8", "twin distance decreases and saturates", "", "no twins")
     )
-    lem = _load(inputs.get("lemma1"))
+    lem = load_tables(inputs.get("lemma1"))
     rows += (
         lemma1(lem, float(settings.get("slope_tol", 0.05)), float(settings.get("rel_tol", 0.02)))
         if lem is not None
         else [_not_built("7", "lemma1", "Lemma 1", "", "no simulation")]
     )
-    fs = _load(inputs.get("fast_slow"))
+    fs = load_tables(inputs.get("fast_slow"))
     rows.append(
         fast_slow(fs)
         if fs is not None

@@ -9,36 +9,20 @@ absent is "not built", never a made-up number.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lrtraj.metrics import read_parquet
+from lrtraj.claims import claim_row, load_tables
 
 BARRIER_MAX = 0.01  # claim 2: barrier below 1% of the loss scale (the loss at the branch points)
 COSINE_MIN = 0.5  # claim 5: the fixed batch's gradient stays within this cosine of its start
 INDEPENDENT_MAX = 0.1  # claim 5: |mean cosine| of independent batches' gradients
 
 
-def _row(claim, figure, statement, expectation, measured, passed, detail) -> dict[str, Any]:
-    status = "not built" if passed is None else ("pass" if passed else "fail")
-    return {
-        "claim": claim,
-        "figure": figure,
-        "statement": statement,
-        "expectation": expectation,
-        "measured": float(measured),
-        "detail": detail,
-        "status": status,
-    }
-
-
-def _load(paths) -> pd.DataFrame | None:
-    if not paths or not all(Path(p).is_file() for p in paths):
-        return None
-    return pd.concat([read_parquet(p) for p in paths], ignore_index=True)
+# One row format and one loader for every claim: those of lrtraj.claims.
+_row = claim_row
+_load = load_tables
 
 
 def one_step_claims(sweeps: pd.DataFrame, burn_in: pd.DataFrame) -> list[dict]:
