@@ -20,6 +20,7 @@ def test_round_trip_with_recorded_hash(tmp_path):
     assert loaded["step"] == 7 and torch.equal(loaded["model"]["w"], torch.arange(6.0))
     assert loaded["rows"] == [{"a": 1.0, "b": "x"}]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    assert path.stat().st_mode & 0o044  # readable by others, not mkstemp's 0600
 
 
 def test_truncated_checkpoint_is_named(tmp_path):
