@@ -25,6 +25,7 @@ TARGETS = [
     "results/figures/fig10.pdf",
     "results/figures/fig14.pdf",
     "results/claims.md",
+    "results/config.yaml",
 ]
 
 pytestmark = pytest.mark.integration
@@ -207,6 +208,18 @@ def test_audit_traces_a_figure_to_the_burn_in_and_names_a_changed_input(run):
         assert "results/tiny/sidetrips/branch60/seed1/constant.parquet: changed" in bad.stderr
     finally:
         victim.write_bytes(original)
+
+
+def test_report_holds_figures_captions_scorecard_and_config(run):
+    import zipfile
+
+    snakemake(run, *TARGETS, "--report", "report.zip")
+    with zipfile.ZipFile(run / "report.zip") as archive:
+        html = archive.read("report/report.html").decode()
+        names = " ".join(archive.namelist())
+    for expected in ("fig5.pdf", "fig8.pdf", "claims.md", "config.yaml"):
+        assert expected in html or expected in names, expected
+    assert "Reproduction scorecard" in html or "claims.md" in names
 
 
 # Last: it deletes a side-trip output (a failed job leaves nothing that looks complete).
