@@ -99,3 +99,13 @@ def test_real_fashion_mnist_from_debian_package(tmp_path):
     ds = data.load_dataset({"name": "fashion_mnist", "data_dir": str(root), "pool": 2})
     assert len(ds.train_y) == 60_000 and len(ds.eval_sets["test"][1]) == 10_000
     assert sorted(ds.train_y.unique().tolist()) == list(range(10))
+
+
+def test_a_cifar_pickle_that_would_run_code_is_refused(tmp_path):
+    import pickle
+
+    root = fixtures.write_cifar(tmp_path, 10)
+    evil = {"data": __import__("os").system, "labels": [0]}  # a global that is not an array
+    (root / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(evil))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        data.load_dataset({"name": "cifar10", "data_dir": str(root)})

@@ -226,3 +226,70 @@ def test_twins_share_the_main_trajectory_up_to_the_branch_and_differ_after(tmp_p
         not torch.equal(runs[1].params[n][2], later[n]) for n in later if n in runs[1].params
     ]
     assert all(differs)  # another batch order moves every parameter elsewhere
+
+
+def _preempted_at(step_to_stop, monkeypatch, run):
+    """Run ``run()`` with a preemption request at ``step_to_stop``; expect it to stop there."""
+    from lrtraj import preemption, sidetrips
+
+    loop = sidetrips.sgd_loop
+
+    def with_signal(*args, **kwargs):
+        def request(step, _model):
+            if step == step_to_stop:
+                preemption.request()
+
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), request]
+        return loop(*args, **kwargs)
+
+    monkeypatch.setattr(sidetrips, "sgd_loop", with_signal)
+    try:
+        with pytest.raises(preemption.Preempted):
+            run()
+    finally:
+        preemption.clear()
+        monkeypatch.undo()
+
+
+def test_a_resume_file_from_another_config_is_discarded(tmp_path, monkeypatch):
+    burn_in(tmp_path, steps=20, every=20)
+    base = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    resume = tmp_path / "trip.resume.pt"
+    old = SideTrip(branch_step=20, data_seed=1, method="constant", steps=30, lr=0.1, eval_every=10)
+    _preempted_at(35, monkeypatch, lambda: run_sidetrip(old, **base, resume_path=resume))
+    assert resume.exists()
+    new = SideTrip(branch_step=20, data_seed=1, method="constant", steps=30, lr=0.05, eval_every=10)
+    resumed = run_sidetrip(new, **base, resume_path=resume)
+    clean = run_sidetrip(new, **base)
+    pd.testing.assert_frame_equal(resumed, clean)  # nothing of the lr-0.1 run leaked in
+
+
+def test_twin_snapshots_survive_a_resume(tmp_path, monkeypatch):
+    from lrtraj.sidetrips import Snapshots
+
+    burn_in(tmp_path, steps=20, every=20)
+    trip = SideTrip(
+        branch_step=20,
+        data_seed=2,
+        method="constant",
+        steps=30,
+        lr=0.1,
+        eval_every=30,
+        phase="twin",
+    )
+    base = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    clean = Snapshots(start=20, every=10)
+    run_sidetrip(trip, **base, snapshots=clean)
+    resume = tmp_path / "twin.resume.pt"
+    _preempted_at(
+        37,
+        monkeypatch,
+        lambda: run_sidetrip(
+            trip, **base, resume_path=resume, snapshots=Snapshots(start=20, every=10)
+        ),
+    )
+    resumed = Snapshots(start=20, every=10)
+    run_sidetrip(trip, **base, resume_path=resume, snapshots=resumed)
+    assert resumed.steps == clean.steps == [20, 30, 40, 50]
+    for name, values in clean.params.items():
+        assert all(torch.equal(a, b) for a, b in zip(values, resumed.params[name], strict=True))

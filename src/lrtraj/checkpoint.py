@@ -24,6 +24,9 @@ class CheckpointError(RuntimeError):
 def save(state: dict[str, Any], path: str | Path) -> str:
     """Atomically save ``state`` to ``path``; return its sha256 (also written to ``.sha256``)."""
     path = Path(path)
+    # drop the old hash first: a kill between the two renames then leaves an unverified but
+    # consistent file, never a new file beside a stale hash
+    path.with_name(path.name + ".sha256").unlink(missing_ok=True)
     with atomic.target(path) as tmp:
         torch.save(state, tmp)
         digest = sha256_file(tmp)
@@ -54,3 +57,10 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} has no 'model' entry; not an lrtraj checkpoint")
     return state
+
+
+def remove(path: str | Path) -> None:
+    """Delete a checkpoint and its recorded hash."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".sha256").unlink(missing_ok=True)

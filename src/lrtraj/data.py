@@ -16,6 +16,7 @@ Gaussian input noise and a random shift at every step), ``fashion_mnist``, ``cif
 from __future__ import annotations
 
 import functools
+import pickle
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,21 +292,36 @@ _CIFAR_LAYOUT = {
 }
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays only: a pickle from a mirror cannot run code."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
+        return super().find_class(module, name)
+
+
 def _read_cifar_batches(folder: Path, files: list[str], label_key: str) -> tuple[Tensor, Tensor]:
     """CIFAR's "python version" batches (the format torchvision's CIFAR10/100 read).
 
     Read directly rather than through ``torchvision.datasets.CIFAR10``: that class insists on the
     original md5 sums even with downloads off, and copies from mirrors or packages often differ.
     """
-    import pickle
-
     images, labels = [], []
     for name in files:
         path = folder / name
         if not path.is_file():
             raise DataNotFoundError(f"data.data_dir: CIFAR batch file missing: '{path}'")
         with open(path, "rb") as handle:
-            entry = pickle.load(handle, encoding="latin1")
+            entry = _ArrayUnpickler(handle, encoding="latin1").load()
         images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
         labels.extend(entry[label_key])
     x = torch.from_numpy(np.concatenate(images)).permute(0, 2, 3, 1).contiguous()

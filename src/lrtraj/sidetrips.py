@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from lrtraj.data import load_dataset
 from lrtraj.evaluate import EvalSettings, Evaluator
 from lrtraj.metrics import conform, read_parquet
 from lrtraj.models import build_model
+from lrtraj.provenance import hash_json, sha256_file
 from lrtraj.schedules import AveragerSpec, linear_decay_schedule
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
 from lrtraj.trajectory import resolve_device
@@ -54,6 +55,13 @@ class Snapshots:
         self.steps.append(step)
         for name, p in model.named_parameters():
             self.params.setdefault(name, []).append(p.detach().cpu().clone())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": list(self.steps), "params": {n: list(v) for n, v in self.params.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = list(state["steps"])
+        self.params = {n: [t.cpu() for t in v] for n, v in state["params"].items()}
 
     def save(self, path: str | Path) -> None:
         stacked = {name: torch.stack(values) for name, values in self.params.items()}
@@ -162,6 +170,19 @@ def run_sidetrip(
             log_every=log_every,
             checkpoint_every=checkpoint_every,
             resume_path=Path(resume_path) if resume_path else None,
+            fingerprint=hash_json(
+                {
+                    "trip": asdict(trip),
+                    "data": data,
+                    "model": model,
+                    "optimizer": optimizer,
+                    "evaluation": evaluation,
+                    "batch_size": batch_size,
+                    "snapshot_every": snapshots.every if snapshots is not None else None,
+                    "branch_sha256": checkpoint.recorded_sha256(branch_checkpoint)
+                    or sha256_file(branch_checkpoint),
+                }
+            ),
         ),
         evaluator=evaluator,
         averagers=averagers,
@@ -185,8 +206,7 @@ def run_sidetrip(
     if result.diverged_at is not None:
         log.warning("side-trip %s diverged at step %d", trip.method, result.diverged_at)
     if resume_path:
-        for suffix in ("", ".sha256"):
-            Path(str(resume_path) + suffix).unlink(missing_ok=True)
+        checkpoint.remove(resume_path)
     return conform(pd.DataFrame(result.rows))
 
 
@@ -199,32 +219,35 @@ def load_sidetrips(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 def final_comparison(df: pd.DataFrame, split: str) -> pd.DataFrame:
     """Per data seed, family and metric at the last side-trip step: baseline, average, schedule,
-    and the two gaps of claim 3 (|average − schedule| vs |average − baseline|)."""
+    and the two gaps of claim 3 (|average − schedule| vs |average − baseline|).
+
+    A run that diverged has no row at the last step: its values are NaN (and a claim computed
+    from them fails), so a diverged seed never silently drops out."""
     ev = df[(df["split"] == split) & (df["kind"] != "reference")]
     last = ev["sidetrip_step"].max()
-    ev = ev[ev["sidetrip_step"] == last]
-    base = ev[ev["kind"] == "baseline"].set_index(["data_seed", "metric"])["value"]
+    at_end = ev[ev["sidetrip_step"] == last].set_index(["data_seed", "family", "kind", "metric"])
+    value = at_end["value"]
+    families = sorted(set(ev.loc[ev["kind"].isin(["average", "schedule"]), "family"]))
     rows = []
-    for (seed, family, metric), grp in ev[ev["kind"] != "baseline"].groupby(
-        ["data_seed", "family", "metric"]
-    ):
-        vals = grp.set_index("kind")["value"]
-        if not {"average", "schedule"} <= set(vals.index):
-            continue
-        b = base.get((seed, metric))
-        rows.append(
-            {
-                "data_seed": seed,
-                "family": family,
-                "metric": metric,
-                "step": int(last),
-                "baseline": b,
-                "average": vals["average"],
-                "schedule": vals["schedule"],
-                "gap_average_schedule": abs(vals["average"] - vals["schedule"]),
-                "gap_average_baseline": abs(vals["average"] - b),
-            }
-        )
+    for seed in sorted(ev["data_seed"].unique()):
+        for family in families:
+            for metric in sorted(ev["metric"].unique()):
+                b = value.get((seed, "baseline", "baseline", metric), np.nan)
+                a = value.get((seed, family, "average", metric), np.nan)
+                s_ = value.get((seed, family, "schedule", metric), np.nan)
+                rows.append(
+                    {
+                        "data_seed": seed,
+                        "family": family,
+                        "metric": metric,
+                        "step": int(last),
+                        "baseline": b,
+                        "average": a,
+                        "schedule": s_,
+                        "gap_average_schedule": abs(a - s_),
+                        "gap_average_baseline": abs(a - b),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

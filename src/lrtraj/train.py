@@ -60,6 +60,9 @@ class LoopSettings:
     resume_path: Path | None = None
     # global step -> path: full checkpoints the caller needs (e.g. branch points)
     keep: Mapping[int, Path] = field(default_factory=dict)
+    # identifies what the run computes (config, code inputs, branch checkpoint): a resume file
+    # written under another fingerprint is stale (the config changed since) and is discarded
+    fingerprint: str | None = None
 
 
 def make_optimizer(model: nn.Module, cfg: Mapping[str, Any], lr: float) -> torch.optim.SGD:
@@ -114,21 +117,34 @@ def sgd_loop(
 
     ``callbacks`` are called as ``callback(step, model)`` after every update (``step`` = the
     global step the weights now belong to) and once at ``start``: probes use them to measure
-    along a trajectory without a second training loop. They must not change ``model``, and
-    whatever they record is not part of the resume state.
+    along a trajectory without a second training loop. They must not change ``model``; those
+    with ``state_dict``/``load_state_dict`` are saved and restored with the resume state.
     """
     averagers = dict(averagers or {})
     rows: list[dict[str, Any]] = []
     step = start
     resume = settings.resume_path
     if resume is not None and resume.exists():
-        state = checkpoint.load(resume)
+        device = next(model.parameters()).device  # averagers' tensors must live beside the model
+        state = checkpoint.load(resume, map_location=device)
+        if state.get("fingerprint") != settings.fingerprint:
+            log.warning(
+                "%s: %s was written for another configuration; starting afresh", info.method, resume
+            )
+            checkpoint.remove(resume)
+            state = None
+    else:
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         step, rows = int(state["step"]), list(state["rows"])
         for name, averager in averagers.items():
             averager.load_state_dict(state["averagers"][name])
+        for callback, saved in zip(callbacks, state.get("callbacks", []), strict=False):
+            if saved is not None:
+                callback.load_state_dict(saved)
         log.info("%s: resumed from %s at step %d", info.method, resume, step)
 
     def evaluate(at: int, lr: float) -> None:
@@ -148,6 +164,9 @@ def sgd_loop(
         state = training_state(model, optimizer, at)
         state["rows"] = rows
         state["averagers"] = {n: a.state_dict() for n, a in averagers.items()}
+        # stateful callbacks (e.g. snapshots along a twin) resume with the run
+        state["callbacks"] = [getattr(c, "state_dict", lambda: None)() for c in callbacks]
+        state["fingerprint"] = settings.fingerprint
         checkpoint.save(state, resume)
 
     if step == start:

@@ -17,6 +17,7 @@ from lrtraj.data import load_dataset
 from lrtraj.evaluate import EvalSettings, Evaluator
 from lrtraj.metrics import conform
 from lrtraj.models import build_model
+from lrtraj.provenance import hash_json
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
 
 log = logging.getLogger("lrtraj.trajectory")
@@ -92,6 +93,16 @@ def run_burn_in(
             checkpoint_every=int(trajectory.get("checkpoint_every", 1000)),
             resume_path=state_dir / "resume.pt",
             keep=keep,
+            fingerprint=hash_json(
+                {
+                    "data": data,
+                    "model": model,
+                    "optimizer": optimizer,
+                    "evaluation": evaluation,
+                    "trajectory": trajectory,
+                    "checkpoints": sorted(keep),
+                }
+            ),
         ),
         evaluator=Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev),
     )
@@ -104,6 +115,5 @@ def run_burn_in(
         if not keep[int(step)].is_file():
             raise checkpoint.CheckpointError(f"burn-in finished without checkpoint {keep[step]}")
         _publish(keep[int(step)], Path(path))
-    (state_dir / "resume.pt").unlink(missing_ok=True)
-    (state_dir / "resume.pt.sha256").unlink(missing_ok=True)
+    checkpoint.remove(state_dir / "resume.pt")
     return conform(pd.DataFrame(result.rows))

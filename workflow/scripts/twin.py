@@ -14,7 +14,7 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
         method="constant",
         steps=t["steps"],
         lr=t["lr"],
-        eval_every=t["steps"] // 4,  # fig8 needs the snapshots, not dense evaluations
+        eval_every=max(1, t["steps"] // 4),  # fig8 needs the snapshots, not dense evaluations
         phase="twin",
     )
     snapshots = Snapshots(start=t["branch_step"], every=t["snapshot_every"])
