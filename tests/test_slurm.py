@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], object], what: str, limit_s: float = 300.0) -> object:
+def wait_until(condition: Callable[[], object], what: str, limit_s: float = 600.0) -> object:
     """Poll ``condition`` until it is truthy (a bounded wait, not a timing assertion)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:

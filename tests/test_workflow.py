@@ -128,7 +128,9 @@ def test_up_to_date_dag_has_nothing_to_do(run):
 def test_a_plotting_key_reruns_only_that_figure(run, tmp_path):
     overlay = tmp_path / "split.yaml"
     overlay.write_text(yaml.safe_dump({"figures": {"fig5": {"branch_step": 60, "split": "train"}}}))
-    assert planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay))) == {"fig5": 1}
+    jobs = planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay)))
+    jobs.pop("effective_config", None)  # the record of the whole config changes with any key
+    assert jobs == {"fig5": 1}
 
 
 def test_a_sidetrip_key_reruns_only_what_reads_it(run, tmp_path):
