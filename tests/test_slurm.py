@@ -113,9 +113,13 @@ def job_state(job_id: str) -> str:
 
 
 def release_requeued(job_id: str) -> None:
-    """A requeued job waits 120 s (BeginTime) before it is eligible: let it start now."""
+    """A requeued job waits 120 s (BeginTime) before it is eligible: let it start sooner.
+
+    Not at once: slurmd revokes the killed attempt's credential, and a new one issued in the
+    same second is refused ("Job credential revoked", the job then ends as failed). Seen in CI
+    when the restart came 0.5 s after the requeue; a few seconds' delay avoids the race."""
     wait_until(lambda: job_state(job_id) == "PENDING", f"job {job_id} back in the queue")
-    command("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+    command("scontrol", "update", f"JobId={job_id}", "StartTime=now+3")
 
 
 def overlay(tmp_path: Path, name: str, content: dict) -> Path:
