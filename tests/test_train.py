@@ -146,8 +146,6 @@ def test_short_burn_in_on_real_fashion_mnist(tmp_path):
 
 
 def test_preemption_checkpoints_and_resumes_bit_identically(tmp_path, monkeypatch):
-    from lrtraj import preemption, sidetrips
-
     burn_in(tmp_path, steps=60, every=50)
     trip = SideTrip(
         branch_step=60,
@@ -161,22 +159,13 @@ def test_preemption_checkpoints_and_resumes_bit_identically(tmp_path, monkeypatc
     kwargs = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
     reference = run_sidetrip(trip, **kwargs)
 
-    def signal_at_step_73(step, _model):  # between evaluations and checkpoints
-        if step == 73:
-            preemption.request()  # what the SIGUSR2 handler does
-
-    loop = sidetrips.sgd_loop
-
-    def with_signal(*args, **kwargs):
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), signal_at_step_73]
-        return loop(*args, **kwargs)
-
-    monkeypatch.setattr(sidetrips, "sgd_loop", with_signal)
     resume = tmp_path / "side.resume.pt"
-    with pytest.raises(preemption.Preempted):
-        run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100)
-    preemption.clear()
-    monkeypatch.undo()
+    # step 73 lies between evaluations and checkpoints: the hardest place to stop
+    _preempted_at(
+        73,
+        monkeypatch,
+        lambda: run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100),
+    )
     assert checkpoint.load(resume)["step"] == 73
     resumed = run_sidetrip(trip, **kwargs, resume_path=resume, checkpoint_every=100)
     pd.testing.assert_frame_equal(reference, resumed)
