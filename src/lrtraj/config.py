@@ -7,11 +7,28 @@ message names the offending key.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+# libyaml's loader when present: the workflow parses every config and overlay on each
+# `snakemake` start, and the pure-Python loader is ~10x slower
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: str | Path) -> Any:
+    return yaml.load(Path(path).read_text(), Loader=_Loader)  # noqa: S506 (a safe loader)
+
+
+@functools.lru_cache(maxsize=4)
+def _validator(schema_path: str) -> tuple[Any, dict[str, Any]]:
+    import jsonschema
+
+    schema = read_yaml(schema_path)
+    return jsonschema.validators.validator_for(schema)(schema), schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -22,11 +39,8 @@ class ConfigError(ValueError):
 
 def validate_schema(cfg: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """Validate ``cfg`` against the JSON schema, filling defaults in place."""
-    import jsonschema
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator_cls = jsonschema.validators.validator_for(schema)
-    errors = sorted(validator_cls(schema).iter_errors(cfg), key=lambda e: list(e.path))
+    validator, schema = _validator(str(schema_path))
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
     if errors:
         lines = []
         for err in errors:
@@ -151,7 +165,7 @@ def experiments(cfg: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str,
             path = Path(base_dir) / overlay
             if not path.is_file():
                 raise ConfigError(f"variants.{name}: overlay file not found: '{path}'")
-            overlay = yaml.safe_load(path.read_text()) or {}
+            overlay = read_yaml(path) or {}
             overlay.pop("variants", None)  # variants do not nest
         variant = _apply_variant(copy.deepcopy(base), overlay or {})
         variant["experiment"] = name
@@ -188,7 +202,7 @@ def load(*overlays: str | Path, base: str | Path | None = DEFAULT_CONFIG) -> dic
     workflow sees for ``snakemake --configfile=OVERLAY`` before any job runs."""
     cfg: dict[str, Any] = {}
     for path in ([base] if base else []) + list(overlays):
-        layer = yaml.safe_load(Path(path).read_text())
+        layer = read_yaml(path)
         if not isinstance(layer, dict):
             raise ConfigError(f"{path}: a config file must hold a mapping")
         deep_update(cfg, layer)

@@ -20,6 +20,17 @@ import numpy as np
 
 Schedule = Callable[[int], float]
 
+# A side-trip's runs are named by their schedule: "constant", "<family>_schedule" (the tail-sum
+# schedule of an averaging family) and "linear_decay". Kept here, free of torch, because the
+# workflow needs the names to build its DAG and must not pay torch's import for it.
+SCHEDULE_SUFFIX = "_schedule"
+
+
+def sidetrip_methods(averaging: Mapping[str, Any], linear_decay: bool = True) -> list[str]:
+    """All runs a side-trip consists of, in a stable order."""
+    methods = ["constant"] + [f"{family}{SCHEDULE_SUFFIX}" for family in averaging]
+    return methods + (["linear_decay"] if linear_decay else [])
+
 
 def tail_sum(kernel: np.ndarray, lr: float = 1.0) -> np.ndarray:
     """Equivalent schedule of an averaging kernel: ``lr_i = lr * sum_{t > i} kappa_t``."""

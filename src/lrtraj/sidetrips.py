@@ -32,14 +32,11 @@ from lrtraj.evaluate import EvalSettings, Evaluator
 from lrtraj.metrics import conform, read_parquet
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json, sha256_file
-from lrtraj.schedules import AveragerSpec, linear_decay_schedule
+from lrtraj.schedules import SCHEDULE_SUFFIX, AveragerSpec, linear_decay_schedule
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
 from lrtraj.trajectory import resolve_device
 
 log = logging.getLogger("lrtraj.sidetrips")
-
-SCHEDULE_SUFFIX = "_schedule"
-
 
 class Snapshots:
     """A step callback keeping a copy of the parameters every ``every`` steps from the start."""
@@ -66,12 +63,6 @@ class Snapshots:
     def save(self, path: str | Path) -> None:
         stacked = {name: torch.stack(values) for name, values in self.params.items()}
         checkpoint.save({"model": stacked, "steps": self.steps}, path)
-
-
-def sidetrip_methods(averaging: Mapping[str, Any], linear_decay: bool = True) -> list[str]:
-    """All runs a side-trip consists of, in a stable order."""
-    methods = ["constant"] + [f"{family}{SCHEDULE_SUFFIX}" for family in averaging]
-    return methods + (["linear_decay"] if linear_decay else [])
 
 
 @dataclass(frozen=True)

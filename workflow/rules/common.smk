@@ -4,7 +4,7 @@ import os
 import re
 
 import lrtraj.config as lrconfig
-from lrtraj.sidetrips import sidetrip_methods
+from lrtraj.schedules import sidetrip_methods
 
 lrconfig.validate_schema(config)
 lrconfig.check(config)

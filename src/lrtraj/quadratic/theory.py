@@ -38,8 +38,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_discrete_lyapunov
-from scipy.signal import lfilter
 
 from lrtraj.quadratic.simulate import lr_matrix
 
@@ -68,6 +66,8 @@ def stationary_cov(
     if np.max(np.abs(np.linalg.eigvals(R))) >= 1.0:
         raise ValueError("no stationary distribution: spectral radius of I - lr A is >= 1")
     if curvature_var == 0.0:
+        from scipy.linalg import solve_discrete_lyapunov  # lazy: config checks import this module
+
         C = solve_discrete_lyapunov(R, lr**2 * S)
     else:  # vectorised: vec(R C R^T) = (R kron R) vec C
         d = A.shape[0]
@@ -112,6 +112,8 @@ def kernel_factor(kernel: np.ndarray, rho: np.ndarray | float) -> np.ndarray:
     kernel = np.asarray(kernel, dtype=np.float64)
     rho_arr = np.asarray(rho, dtype=np.float64)
     out = np.empty(rho_arr.shape)
+    from scipy.signal import lfilter  # lazy: scipy.signal alone costs ~1 s to import
+
     rev = kernel[::-1]
     for idx, r in np.ndenumerate(rho_arr):
         g_rev = lfilter([0.0, r], [1.0, -r], rev)  # g_rev[n] = g_{N-1-n}
