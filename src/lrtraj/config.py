@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
 # libyaml's loader when present: the workflow parses every config and overlay on each
 # `snakemake` start, and the pure-Python loader is ~10x slower
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -29,8 +32,6 @@ def _validator(schema_path: str) -> tuple[Any, dict[str, Any]]:
 
     schema = read_yaml(schema_path)
     return jsonschema.validators.validator_for(schema)(schema), schema
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):

@@ -27,6 +27,7 @@ from torch import nn
 
 from lrtraj import checkpoint
 from lrtraj.averaging import averaged_tensors, make_averager
+from lrtraj.compute import Compute, resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.evaluate import EvalSettings, Evaluator
 from lrtraj.metrics import conform, read_parquet
@@ -34,9 +35,9 @@ from lrtraj.models import build_model
 from lrtraj.provenance import hash_json, sha256_file
 from lrtraj.schedules import SCHEDULE_SUFFIX, AveragerSpec, linear_decay_schedule
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
-from lrtraj.trajectory import resolve_device
 
 log = logging.getLogger("lrtraj.sidetrips")
+
 
 class Snapshots:
     """A step callback keeping a copy of the parameters every ``every`` steps from the start."""
@@ -119,6 +120,7 @@ def run_sidetrip(
     log_every: int = 100,
     weights_path: str | Path | None = None,
     snapshots: Snapshots | None = None,
+    compute: Compute | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics.
 
@@ -135,7 +137,8 @@ def run_sidetrip(
         )
     net = build_model(model["name"], dataset.in_channels, dataset.num_classes, model.get("widths"))
     net.load_state_dict(state["model"])
-    net.to(dev)
+    compute = Compute.from_config(compute)
+    compute.place(net, dev)
     opt = make_optimizer(net, optimizer, trip.lr)
     opt.load_state_dict(state["optimizer"])  # the momentum buffer continues from the branch point
     evaluator = Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev)
@@ -172,8 +175,10 @@ def run_sidetrip(
                     "snapshot_every": snapshots.every if snapshots is not None else None,
                     "branch_sha256": checkpoint.recorded_sha256(branch_checkpoint)
                     or sha256_file(branch_checkpoint),
+                    "compute": asdict(compute),
                 }
             ),
+            compute=compute,
         ),
         evaluator=evaluator,
         averagers=averagers,

@@ -24,6 +24,7 @@ from torch import nn
 
 from lrtraj import checkpoint, preemption
 from lrtraj.averaging import Averager, averaged_tensors
+from lrtraj.compute import Compute
 from lrtraj.data import Stream
 from lrtraj.evaluate import Evaluator
 
@@ -63,6 +64,8 @@ class LoopSettings:
     # identifies what the run computes (config, code inputs, branch checkpoint): a resume file
     # written under another fingerprint is stale (the config changed since) and is discarded
     fingerprint: str | None = None
+    # memory layout, mixed precision, compiled forward of the SGD step (GPU fast paths)
+    compute: Compute = field(default_factory=Compute)
 
 
 def make_optimizer(model: nn.Module, cfg: Mapping[str, Any], lr: float) -> torch.optim.SGD:
@@ -125,8 +128,8 @@ def sgd_loop(
     step = start
     resume = settings.resume_path
     if resume is not None and resume.exists():
-        device = next(model.parameters()).device  # averagers' tensors must live beside the model
-        state = checkpoint.load(resume, map_location=device)
+        # averagers' tensors must live beside the model
+        state = checkpoint.load(resume, map_location=next(model.parameters()).device)
         if state.get("fingerprint") != settings.fingerprint:
             log.warning(
                 "%s: %s was written for another configuration; starting afresh", info.method, resume
@@ -183,13 +186,17 @@ def sgd_loop(
     first, total = step, stop - start
     diverged_at: int | None = None
     lr = math.nan
+    compute = settings.compute
+    device = next(model.parameters()).device
+    forward = compute.forward(model)
     model.train()
     for s, x, y in stream.batches(step, stop):
         lr = float(lr_at(s))
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.cross_entropy(model(x), y)
+        with compute.step_context(device):
+            loss = nn.functional.cross_entropy(forward(compute.inputs(x)), y)
         loss.backward()
         optimizer.step()
         step = s + 1

@@ -6,13 +6,14 @@ import logging
 import os
 import shutil
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from lrtraj import checkpoint
+from lrtraj.compute import Compute, resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.evaluate import EvalSettings, Evaluator
 from lrtraj.metrics import conform
@@ -21,15 +22,6 @@ from lrtraj.provenance import hash_json
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
 
 log = logging.getLogger("lrtraj.trajectory")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device: '{name}' requested but CUDA is not available on this host")
-    return device
 
 
 def _publish(src: Path, dst: Path) -> None:
@@ -54,6 +46,7 @@ def run_burn_in(
     device: str,
     checkpoints: Mapping[int, str | Path],
     state_dir: str | Path,
+    compute: Compute | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Train the main trajectory; write ``checkpoints[step]`` for each requested step.
 
@@ -62,6 +55,7 @@ def run_burn_in(
     """
     dataset = load_dataset(data)  # first: a missing data dir is the likeliest failure
     dev = resolve_device(device)
+    compute = Compute.from_config(compute)
     state_dir = Path(state_dir)
     net = build_model(
         model["name"],
@@ -69,7 +63,8 @@ def run_burn_in(
         dataset.num_classes,
         model.get("widths"),
         int(model.get("init_seed", 0)),
-    ).to(dev)
+    )
+    compute.place(net, dev)
     lr = float(trajectory["lr"])
     opt = make_optimizer(net, optimizer, lr)
     seed = int(trajectory.get("data_seed", 0))
@@ -101,8 +96,10 @@ def run_burn_in(
                     "evaluation": evaluation,
                     "trajectory": trajectory,
                     "checkpoints": sorted(keep),
+                    "compute": asdict(compute),
                 }
             ),
+            compute=compute,
         ),
         evaluator=Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev),
     )

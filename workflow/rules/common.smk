@@ -116,11 +116,11 @@ def fig10_inputs(exp):
 
 
 def run_params(exp=EXP):
-    """What every training-like job reads: data, model, optimizer, evaluation, device."""
+    """What every training-like job reads: data, model, optimizer, evaluation, device and
+    its fast paths (compute)."""
     cfg = EXPERIMENTS[exp]
-    return {
-        key: cfg[key] for key in ("data", "model", "optimizer", "evaluation", "device")
-    }
+    keys = ("data", "model", "optimizer", "evaluation", "device", "compute")
+    return {key: cfg[key] for key in keys}
 
 
 def sidetrip_params(wildcards):

@@ -1,11 +1,11 @@
 """Rule probe_alignment: a fixed batch's gradient along two side-trips on different batch
 streams from one checkpoint (fig7)."""
 
+from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.metrics import write_parquet
 from lrtraj.probes.alignment import run_alignment
 from lrtraj.runtime import job
-from lrtraj.trajectory import resolve_device
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx:

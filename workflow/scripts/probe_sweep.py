@@ -1,10 +1,10 @@
 """Rule probe_sweep: the one-step lr sweep at one main-trajectory checkpoint, every batch size."""
 
+from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.metrics import write_parquet
 from lrtraj.probes.sweep import lr_grid, run_sweep
 from lrtraj.runtime import job
-from lrtraj.trajectory import resolve_device
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx:
