@@ -64,6 +64,16 @@ def step_generator(data_seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(step_seed(data_seed, step, purpose=2))
 
 
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """Copy a host tensor to ``device``. On CUDA through pinned memory, asynchronously: a plain
+    ``.to("cuda")`` from pageable memory waits for the GPU to finish all queued work, which
+    would stall the host once per step (the step's indices and augmentation draws are made on
+    the host, from the step's generator)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 # ---------------------------------------------------------------------------- augmentation
 @dataclass(frozen=True)
 class Augment:
@@ -78,13 +88,13 @@ class Augment:
         n = x.shape[0]
         if self.max_shift:
             offsets = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=gen)
-            x = shift_images(x, offsets.to(x.device), self.max_shift)
+            x = shift_images(x, to_device(offsets, x.device), self.max_shift)
         if self.flip:
-            mask = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+            mask = to_device(torch.rand(n, generator=gen) < 0.5, x.device)
             x = torch.where(mask[:, None, None, None], x.flip(-1), x)
         if self.noise_sigma:
             noise = torch.randn(x.shape, generator=gen, dtype=x.dtype)
-            x = x + self.noise_sigma * noise.to(x.device)
+            x = x + self.noise_sigma * to_device(noise, x.device)
         return x
 
 
@@ -128,7 +138,7 @@ class TensorStream:
 
     def batch(self, step: int) -> Batch:
         idx = torch.from_numpy(batch_indices(self.data_seed, step, self.batch_size, len(self.y)))
-        idx = idx.to(self.x.device)
+        idx = to_device(idx, self.x.device)
         x = self.augment(self.x[idx], step_generator(self.data_seed, step))
         return x, self.y[idx]
 
@@ -156,21 +166,23 @@ class TensorDataset:
     def splits(self) -> tuple[str, ...]:
         return tuple(self.eval_sets)
 
-    def _on(self, device: torch.device) -> tuple[Tensor, Tensor]:
-        # one copy per device, made once: small datasets live on the training device
+    def _on(self, device: torch.device, split: str | None = None) -> Batch:
+        # one copy per device and split, made once: small datasets live on the training device
+        # (no DataLoader, no host-to-device copy per batch)
         cache = self.__dict__.setdefault("_device_copies", {})
-        if device not in cache:
-            cache[device] = (self.train_x.to(device), self.train_y.to(device))
-        return cache[device]
+        if (device, split) not in cache:
+            x, y = (self.train_x, self.train_y) if split is None else self.eval_sets[split]
+            cache[(device, split)] = (x.to(device), y.to(device))
+        return cache[(device, split)]
 
     def stream(self, batch_size: int, data_seed: int, device: torch.device) -> TensorStream:
         x, y = self._on(torch.device(device))
         return TensorStream(x, y, self.augment, batch_size, data_seed)
 
     def eval_batches(self, split: str, batch_size: int, device: torch.device) -> Iterator[Batch]:
-        x, y = self.eval_sets[split]
+        x, y = self._on(torch.device(device), split)
         for i in range(0, len(y), batch_size):
-            yield x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
+            yield x[i : i + batch_size], y[i : i + batch_size]
 
 
 def _standardize(train: Tensor, *others: Tensor) -> list[Tensor]:
@@ -426,7 +438,7 @@ class FolderDataset:
             pin_memory=torch.device(device).type == "cuda",
         )
         for x, y in loader:
-            yield x.to(device), y.to(device)
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
 def imagenet(cfg: Mapping[str, Any]) -> FolderDataset:
