@@ -20,18 +20,29 @@ IDX_NAMES = {
 
 
 def write_cifar(
-    root: Path, classes: int, n_train: int = 40, n_test: int = 20, seed: int = 0
+    root: Path,
+    classes: int,
+    n_train: int = 40,
+    n_test: int = 20,
+    seed: int = 0,
+    learnable: bool = False,
 ) -> Path:
+    """CIFAR-10/100 "python version" batches of random images. ``learnable``: each image is its
+    class's random template plus noise, so a network can learn the labels (a stand-in of the
+    real data's size for timing runs where CIFAR itself is not at hand)."""
     rng = np.random.default_rng(seed)
     label_key = "labels" if classes == 10 else "fine_labels"
     folder = root / ("cifar-10-batches-py" if classes == 10 else "cifar-100-python")
     folder.mkdir(parents=True)
+    templates = rng.integers(0, 256, (classes, 3072)).astype(np.int16)
 
     def batch(n: int) -> dict:
-        return {
-            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            label_key: rng.integers(0, classes, n).tolist(),
-        }
+        labels = rng.integers(0, classes, n)
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        if learnable:
+            noise = rng.integers(-96, 97, (n, 3072), dtype=np.int16)
+            data = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
+        return {"data": data, label_key: labels.tolist()}
 
     if classes == 10:
         files = [f"data_batch_{i}" for i in range(1, 6)]
