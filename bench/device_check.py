@@ -283,11 +283,12 @@ def main() -> None:
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--cifar-dir", type=Path, default=ROOT / "data" / "cifar")
     parser.add_argument("--cores", type=int, default=16)
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
     args = parser.parse_args()
     if args.smoke:
         args.batch_size, args.image_size, args.warmup, args.steps = 2, 32, 1, 2
-        args.model, args.compile, args.cores = "resnet18", False, 1
-    device = resolve_device("cpu" if args.smoke else "cuda")
+        args.model, args.compile, args.cores, args.device = "resnet18", False, 1, "cpu"
+    device = resolve_device(args.device)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
