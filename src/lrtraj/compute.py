@@ -10,10 +10,11 @@ on)::
                      so checkpoints, averaging and evaluation never see a compiled wrapper)
     cudnn_benchmark  let cuDNN time and pick its fastest convolution algorithms
 
-Only the SGD step uses them. Evaluation, BatchNorm recomputation and the probes compute in
-float32 (with the model's memory layout), because the losses they compare differ by far less
-than bfloat16 rounding. On CPU, everything off keeps runs bit-for-bit reproducible; with
-``channels_last``/``autocast`` on, a run is still deterministic and resumes bit-identical.
+Only the SGD step uses them. Evaluation, BatchNorm recomputation and the probes never autocast:
+they compute in float32 (on Ampere and later GPUs, convolutions take PyTorch's default TF32
+path, ~1e-3 relative), because the losses they compare differ by less than bfloat16 rounding.
+On CPU, everything off keeps runs bit-for-bit reproducible; with ``channels_last``/``autocast``
+on, a run is still deterministic and resumes bit-identical.
 """
 
 from __future__ import annotations
