@@ -1,7 +1,7 @@
 """Where and how training computes: the device, and the GPU fast paths, each on by config.
 
-The ``compute`` section of the config (all off by default; the paper-scale overlays turn them
-on)::
+The ``compute`` section of the config (each off unless set: the paper-scale overlays turn all
+on, the CPU default ``channels_last``)::
 
     channels_last    NHWC memory layout for the model and its inputs (tensor-core convolutions)
     autocast         "none" | "bf16": the training step's forward and backward in bfloat16
@@ -10,11 +10,12 @@ on)::
                      so checkpoints, averaging and evaluation never see a compiled wrapper)
     cudnn_benchmark  let cuDNN time and pick its fastest convolution algorithms
 
-Only the SGD step uses them. Evaluation, BatchNorm recomputation and the probes never autocast:
+``channels_last`` lays out the model itself, so evaluation runs in it too; the other three
+concern the SGD step alone. Evaluation, BatchNorm recomputation and the probes never autocast:
 they compute in float32 (on Ampere and later GPUs, convolutions take PyTorch's default TF32
 path, ~1e-3 relative), because the losses they compare differ by less than bfloat16 rounding.
-On CPU, everything off keeps runs bit-for-bit reproducible; with ``channels_last``/``autocast``
-on, a run is still deterministic and resumes bit-identical.
+On CPU, runs are deterministic and resume bit-identically with any of them on; ``channels_last``
+alone also pays there (oneDNN's NHWC convolutions: ResNet-8 steps ~25 % faster).
 """
 
 from __future__ import annotations
