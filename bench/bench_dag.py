@@ -7,8 +7,8 @@ steps) with side-trips branched every 2500 steps from 2500 to 75000 on 8 data se
 = 1200 ImageNet side-trips, 1260 jobs in all. Goal: under 10 s for the whole ``snakemake -n``
 (process start, config validation of every experiment, DAG, dry-run printout).
 
-Measured 2026-11-29, 2-core x86_64, Snakemake 9.27: 1260 jobs in 3.5 s (9.9 s before the
-workflow stopped importing torch and scipy to plan).
+Measured 2026-11-29, 2-core x86_64, Snakemake 9.27: 1260 jobs, median 4.2 s of 3 runs (9.9 s
+before the workflow stopped importing torch and scipy to plan).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
 2. One EMA update: ``averaging.EMA`` (``torch._foreach_lerp_`` over the parameters) vs a
    timm-style ``_foreach_lerp_`` over the model's floating-point state and
    ``torch.optim.swa_utils.AveragedModel.update_parameters``, on ResNet-8 and ResNet-34 weights.
+3. Memory layout on CPU: ResNet-8 SGD steps and evaluation forwards, NCHW vs channels_last
+   (oneDNN's NHWC convolutions; why the default config sets ``compute.channels_last``).
 
 Timings interleave the contenders and report medians, because this machine is shared and noisy.
 """
@@ -50,7 +52,7 @@ def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
             for s in range(start, stop):
                 yield (s, *batches[s])
 
-    scratch = tempfile.mkdtemp()
+    scratch = tempfile.TemporaryDirectory()
 
     def engine() -> None:
         model = build_model("resnet8", 1, 10, (16, 32, 64))
@@ -73,11 +75,11 @@ def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
                 eval_every=10**9,
                 log_every=10**9,
                 checkpoint_every=100,
-                resume_path=Path(scratch) / "resume.pt",
+                resume_path=Path(scratch.name) / "resume.pt",
             ),
             averagers=avgs,
         )
-        checkpoint.remove(Path(scratch) / "resume.pt")  # the next repeat starts afresh
+        checkpoint.remove(Path(scratch.name) / "resume.pt")  # the next repeat starts afresh
 
     def bare() -> None:
         model = build_model("resnet8", 1, 10, (16, 32, 64))
@@ -88,7 +90,10 @@ def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
             nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
 
-    return median_seconds({"engine": engine, "bare": bare}, repeats)
+    try:
+        return median_seconds({"engine": engine, "bare": bare}, repeats)
+    finally:
+        scratch.cleanup()
 
 
 def ema_update(model: nn.Module, repeats: int, updates: int = 50) -> dict[str, float]:
@@ -121,6 +126,35 @@ def ema_update(model: nn.Module, repeats: int, updates: int = 50) -> dict[str, f
     return {k: v / updates for k, v in out.items()}
 
 
+def memory_formats(repeats: int, steps: int = 50) -> dict[str, float]:
+    """ResNet-8 on the digits: SGD steps (batch 64) and evaluation forwards (batch 500), NCHW vs
+    channels_last (``compute.channels_last``), interleaved."""
+    fns = {}
+    y = torch.randint(0, 10, (64,))
+    for name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        model = build_model("resnet8", 1, 10, (16, 32, 64)).to(memory_format=fmt)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        x = torch.randn(64, 1, 8, 8).contiguous(memory_format=fmt)
+        x_eval = torch.randn(500, 1, 8, 8).contiguous(memory_format=fmt)
+
+        def train(model=model, opt=opt, x=x) -> None:
+            model.train()
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+
+        @torch.no_grad()
+        def evaluate(model=model, x_eval=x_eval) -> None:
+            model.eval()
+            for _ in range(steps // 5):
+                model(x_eval)
+
+        fns[f"train_{name}"], fns[f"eval_{name}"] = train, evaluate
+    out = median_seconds(fns, repeats)
+    return {k: v / (steps if k.startswith("train") else steps // 5) for k, v in out.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
@@ -133,6 +167,13 @@ def main() -> None:
         f"training, {args.steps} steps ResNet-8 batch 64: engine {t['engine']:.3f} s, "
         f"bare {t['bare']:.3f} s, ratio {t['engine'] / t['bare']:.3f}"
     )
+    m = memory_formats(args.repeats)
+    for kind, what in (("train", "SGD step, batch 64"), ("eval", "eval forward, batch 500")):
+        a, b = m[f"{kind}_nchw"], m[f"{kind}_channels_last"]
+        print(
+            f"ResNet-8 {what}: NCHW {1e3 * a:.2f} ms, channels_last {1e3 * b:.2f} ms, "
+            f"time ratio {b / a:.2f}"
+        )
     for name in ("resnet8", "resnet34"):
         model = build_model(name, 3 if name == "resnet34" else 1, 10)
         e = ema_update(model, args.repeats)

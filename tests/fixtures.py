@@ -34,12 +34,12 @@ def write_cifar(
     label_key = "labels" if classes == 10 else "fine_labels"
     folder = root / ("cifar-10-batches-py" if classes == 10 else "cifar-100-python")
     folder.mkdir(parents=True)
-    templates = rng.integers(0, 256, (classes, 3072)).astype(np.int16)
+    templates = rng.integers(0, 256, (classes, 3072)).astype(np.int16) if learnable else None
 
     def batch(n: int) -> dict:
-        labels = rng.integers(0, classes, n)
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        if learnable:
+        labels = rng.integers(0, classes, n)
+        if templates is not None:
             noise = rng.integers(-96, 97, (n, 3072), dtype=np.int16)
             data = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
         return {"data": data, label_key: labels.tolist()}

@@ -72,7 +72,6 @@ def test_bf16_channels_last_trains_like_float32_and_resumes_bit_identically(
 
 
 def test_compiled_forward_matches_eager_and_checkpoints_stay_plain(branch, tmp_path):
-    torch.set_num_threads(1)
     kwargs = dict(branch_checkpoint=branch, **TINY, batch_size=16)
     eager = run_sidetrip(trip(steps=10), **kwargs, weights_path=tmp_path / "eager.pt")
     compiled = run_sidetrip(
@@ -96,3 +95,5 @@ def test_unknown_autocast_is_rejected_with_its_key(tmp_path):
         load(overlay)
     with pytest.raises(ValueError, match="compute.autocast"):
         Compute(autocast="fp16")
+    with pytest.raises(ValueError, match="unknown keys"):
+        Compute.from_config({"channel_last": True})  # a typo is not silently ignored

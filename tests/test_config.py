@@ -31,6 +31,23 @@ def test_defaults_are_filled():
     assert cfg["optimizer"]["nesterov"] is False
 
 
+def test_filled_defaults_are_not_shared_between_configs():
+    # the schema is cached: a filled-in default must be each config's own copy
+    a, b = copy.deepcopy(DEFAULT), copy.deepcopy(DEFAULT)
+    for cfg in (a, b):
+        del cfg["compute"], cfg["model"]["widths"]
+        lrconfig.validate_schema(cfg)
+    a["compute"]["autocast"] = "bf16"
+    a["model"]["widths"].append(128)
+    assert b["compute"] == {
+        "channels_last": False,
+        "autocast": "none",
+        "compile": False,
+        "cudnn_benchmark": False,
+    }
+    assert b["model"]["widths"] == [16, 32, 64]
+
+
 @pytest.mark.parametrize(
     "overlay,key",
     [

@@ -10,12 +10,13 @@ on, the CPU default ``channels_last``)::
                      so checkpoints, averaging and evaluation never see a compiled wrapper)
     cudnn_benchmark  let cuDNN time and pick its fastest convolution algorithms
 
-``channels_last`` lays out the model itself, so evaluation runs in it too; the other three
-concern the SGD step alone. Evaluation, BatchNorm recomputation and the probes never autocast:
-they compute in float32 (on Ampere and later GPUs, convolutions take PyTorch's default TF32
-path, ~1e-3 relative), because the losses they compare differ by less than bfloat16 rounding.
-On CPU, runs are deterministic and resume bit-identically with any of them on; ``channels_last``
-alone also pays there (oneDNN's NHWC convolutions: ResNet-8 steps ~25 % faster).
+``channels_last`` lays out the model itself and ``cudnn_benchmark`` is process-wide, so
+evaluation uses both; ``autocast`` and ``compile`` concern the SGD step alone. Evaluation,
+BatchNorm recomputation and the probes never autocast, so what they report does not depend on
+the training precision (on GPUs their convolutions take PyTorch's default TF32 path: 10-bit
+mantissa products, float32 accumulation). On CPU, runs with ``channels_last`` and bf16 autocast
+are deterministic and resume bit-identically (tested); ``channels_last`` alone also pays there
+(oneDNN's NHWC convolutions, ``bench/bench_training.py``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ class Compute:
         if isinstance(cfg, Compute):
             return cfg
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (cfg or {}).items() if k in known})
+        unknown = sorted(set(cfg or {}) - known)
+        if unknown:
+            raise ValueError(f"compute: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**dict(cfg or {}))
 
     @property
     def memory_format(self) -> torch.memory_format:

@@ -7,6 +7,7 @@ message names the offending key.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +58,8 @@ def _fill_defaults(cfg: Any, schema: Mapping[str, Any]) -> None:
         return
     for key, sub in schema.get("properties", {}).items():
         if "default" in sub and key not in cfg:
-            cfg[key] = sub["default"]
+            # a copy: the schema is cached, and configs must not share (or alter) its objects
+            cfg[key] = copy.deepcopy(sub["default"])
         if key in cfg:
             _fill_defaults(cfg[key], sub)
 
