@@ -71,7 +71,7 @@ for _path in (ROOT / "src", ROOT):
 
 from lrtraj import averaging  # noqa: E402
 from lrtraj.compute import Compute, resolve_device  # noqa: E402
-from lrtraj.config import read_yaml  # noqa: E402
+from lrtraj.config import read_yaml, training_sections  # noqa: E402
 from lrtraj.data import Augment, TensorDataset  # noqa: E402
 from lrtraj.models import build_model  # noqa: E402
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop  # noqa: E402
@@ -120,7 +120,7 @@ class Stopwatch:
         return (self.last - self.first) * batch / (self.times[self.last] - self.times[self.first])
 
 
-def bare(args, compute: Compute, stream: Any, device: torch.device, size: int = 0) -> float:
+def bare(args, compute: Compute, stream: Any, device: torch.device) -> float:
     model = compute.place(build_model(args.model, 3, 1000, seed=0), device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     forward = compute.forward(model)
@@ -269,8 +269,7 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             cfg["trajectory"]["batch_size"] = 8
             cfg["compute"] = {"channels_last": True, "autocast": "bf16"}
             cfg["evaluation"].update(batch_size=50, bn_batches=1, bn_batch_size=8)
-        run = {key: cfg[key] for key in ("data", "model", "optimizer", "evaluation", "compute")}
-        run["device"] = args.device
+        run = training_sections({**cfg, "device": args.device})
         traj = {**cfg["trajectory"], "steps": branch + trip_steps}
         traj.update(checkpoint_every=branch, eval_every=branch, log_every=50)
         out = scratch / name

@@ -188,6 +188,15 @@ def experiments(cfg: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str,
     return out
 
 
+TRAINING_KEYS = ("data", "model", "optimizer", "evaluation", "device", "compute")
+
+
+def training_sections(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What every training-like job reads (``run_burn_in``/``run_sidetrip`` keyword arguments):
+    data, model, optimizer, evaluation, device and its fast paths."""
+    return {key: cfg[key] for key in TRAINING_KEYS}
+
+
 def check_checkpoint_steps(exps: Mapping[str, Mapping[str, Any]], steps: list[int]) -> None:
     """Every experiment's burn-in publishes the same checkpoint steps, so each must reach them."""
     problems = [

@@ -118,9 +118,7 @@ def fig10_inputs(exp):
 def run_params(exp=EXP):
     """What every training-like job reads: data, model, optimizer, evaluation, device and
     its fast paths (compute)."""
-    cfg = EXPERIMENTS[exp]
-    keys = ("data", "model", "optimizer", "evaluation", "device", "compute")
-    return {key: cfg[key] for key in keys}
+    return lrconfig.training_sections(EXPERIMENTS[exp])
 
 
 def sidetrip_params(wildcards):
