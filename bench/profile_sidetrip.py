@@ -11,18 +11,22 @@ timed as a fresh interpreter importing what a job script imports.
 
 Measured 2026-11-29 on the 2-core x86_64 CI box (shared, 1 thread), method ``constant`` (the
 baseline with EMA, two-point and SWA attached: 13 evaluations of 4 models each), with the
-default's ``compute.channels_last`` (and, in parentheses, without it)::
+default's ``compute.channels_last``::
 
     piece                                 seconds   share
-    start-up (python + imports)              3.13     17 %   (3.31)
-    SGD steps and the rest of the loop       8.86     48 %   (12.36)
-    BatchNorm recomputation                  1.95     11 %   (2.61)
-    evaluation forward passes                4.43     24 %   (5.50)
-    averager updates                         0.06      0 %   (0.08)
-    resume checkpoints                       0.06      0 %   (0.09)
-    total                                   18.49            (23.95)
+    start-up (python + imports)              2.53     14 %
+    SGD steps and the rest of the loop       8.87     49 %
+    BatchNorm recomputation                  1.86     10 %
+    evaluation forward passes                4.57     25 %
+    averager updates                         0.07      0 %
+    resume checkpoints                       0.06      0 %
+    total                                   17.97
 
-cProfile of the run without channels_last: conv2d 8.7 s, backward 5.3 s, batch_norm 2.5 s of
+Runs minutes apart on this shared box differ by more than the memory layout's gain (the same
+profile without channels_last, right after: 16.9 s); ``bench/bench_training.py`` measures that
+gain interleaved.
+
+cProfile of a run without channels_last: conv2d 8.7 s, backward 5.3 s, batch_norm 2.5 s of
 21.6 s in the loop: the job is compute-bound in the network itself; averaging and bookkeeping
 cost under 1 %.
 """
@@ -42,7 +46,7 @@ from typing import Any
 import torch
 
 from lrtraj import averaging, checkpoint, evaluate, train
-from lrtraj.config import load
+from lrtraj.config import load, training_sections
 from lrtraj.sidetrips import SideTrip, run_sidetrip
 from lrtraj.trajectory import run_burn_in
 
@@ -86,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = load()
-    run = {key: cfg[key] for key in ("data", "model", "optimizer", "evaluation", "device")}
+    run = training_sections(cfg)
     trips = cfg["sidetrips"]
     with tempfile.TemporaryDirectory() as tmp:
         branch = Path(tmp) / "branch.pt"
