@@ -70,6 +70,7 @@ for _path in (ROOT / "src", ROOT):
         sys.path.insert(0, str(_path))
 
 from lrtraj import averaging  # noqa: E402
+from lrtraj.averaging import online  # noqa: E402
 from lrtraj.compute import Compute, resolve_device  # noqa: E402
 from lrtraj.config import read_yaml, training_sections  # noqa: E402
 from lrtraj.data import Augment, TensorDataset  # noqa: E402
@@ -143,11 +144,11 @@ def engine(
     (None where not counted: CUDA only)."""
     model = compute.place(build_model(args.model, 3, 1000, seed=0), device)
     opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
-    tensors = averaging.averaged_tensors(model)
+    tensors = online.averaged_tensors(model)
     period = 10  # two-point snapshots every 10 steps, k = 20: any run length fits
     averagers = {
-        "ema": averaging.EMA(0.999, tensors),
-        "two_point": averaging.two_point(20, period, tensors),
+        "ema": online.EMA(0.999, tensors),
+        "two_point": averaging.make_averager("two_point", {"k": 20}, period, tensors),
     }
     watch = Stopwatch(device, args.warmup, args.warmup + args.steps, count_syncs)
     # with counting, no log step inside the window: the loss window's flush is a deliberate sync

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lrtraj import config as lrconfig
+from lrtraj.analysis.probes import barriers
 from lrtraj.data import load_dataset
 from lrtraj.models import build_model
 from lrtraj.probes import config_problems
@@ -20,7 +21,6 @@ from lrtraj.probes.alignment import GradientProbe, measure_steps
 from lrtraj.probes.core import batch_loss, bn_mode, fetch_batch, gradient, parameters
 from lrtraj.probes.fixed_batch import (
     Segment,
-    barriers,
     fixed_batch_paths,
     gd_sidetrip,
     interpolate,
