@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lrtraj import averaging
+from lrtraj import config as lrconfig
 from lrtraj.averaging import online
 from lrtraj.schedules import ema_kernel, swa_kernel, two_point_kernel
 
@@ -85,3 +86,42 @@ def test_state_dict_round_trip_continues_identically():
         a.observe(t, [ws[t]])
         c.observe(t, [ws[t]])
     assert np.allclose(a.average(40)[0], c.average(40)[0])
+
+
+DEFAULT = lrconfig.load()["sidetrips"]
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT["averaging"]))
+def test_every_configured_family_averages_its_kernel_and_matches_its_schedule(name):
+    """Lemma 2 for each family of the default config, through the registry alone: its online
+    averager computes its kernel's weighted sum at every ready evaluation step, and with
+    update directions that do not depend on w (momentum SGD) the average at T equals the
+    endpoint of the run with its equivalent schedule."""
+    family, params = averaging.get(name), DEFAULT["averaging"][name]
+    T, every, lr = DEFAULT["steps"], DEFAULT["eval_every"], 0.1
+    gen = torch.Generator().manual_seed(1)
+    grads = torch.randn(T, 3, generator=gen, dtype=torch.float64)
+
+    def run(lrs, observe=None):
+        w = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+        opt = torch.optim.SGD([w], lr=lr, momentum=0.9)
+        ws = [w.detach().clone()]
+        for i, step_lr in enumerate(lrs):
+            opt.param_groups[0]["lr"] = float(step_lr)
+            w.grad = grads[i].clone()
+            opt.step()
+            ws.append(w.detach().clone())
+            if observe is not None:
+                observe(i + 1, [w.detach()])
+        return torch.stack(ws)
+
+    avg = family.averager(params, every, [torch.zeros(3, dtype=torch.float64)])
+    ws = run([lr] * T, avg.observe)
+    ready = [t for t in range(every, T + 1, every) if avg.ready(t)]
+    assert T in ready
+    for t in ready:
+        torch.testing.assert_close(
+            avg.average(t)[0], kernel_sum(family.kernel(t, params), ws[: t + 1])
+        )
+    scheduled = run(family.schedule(params, T, lr))[-1]
+    torch.testing.assert_close(avg.average(T)[0], scheduled, rtol=0, atol=1e-10)
