@@ -27,14 +27,15 @@ from torch import nn
 
 from lrtraj import averaging, checkpoint
 from lrtraj.averaging.online import averaged_tensors
-from lrtraj.compute import Compute, resolve_device
+from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
-from lrtraj.evaluate import EvalSettings, Evaluator
+from lrtraj.evaluate import Evaluator
 from lrtraj.metrics import conform
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json, sha256_file
 from lrtraj.schedules import family_of, kind_of, linear_decay_schedule
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train.config import TrainingConfig
 
 log = logging.getLogger("lrtraj.sidetrips")
 
@@ -104,41 +105,39 @@ class SideTrip:
 
 def run_sidetrip(
     trip: SideTrip,
+    training: TrainingConfig,
     *,
     branch_checkpoint: str | Path,
-    data: Mapping[str, Any],
-    model: Mapping[str, Any],
-    optimizer: Mapping[str, Any],
-    evaluation: Mapping[str, Any],
-    device: str,
     batch_size: int,
     resume_path: str | Path | None = None,
     checkpoint_every: int | None = None,
     log_every: int = 100,
     weights_path: str | Path | None = None,
     snapshots: Snapshots | None = None,
-    compute: Compute | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics.
 
     ``weights_path`` receives the final weights (and, for ``constant``, each average's);
-    ``snapshots`` collects parameters along the way (twin trajectories, fig8).
+    ``snapshots`` collects parameters along the way (twin trajectories, fig8). Logging and
+    resume-checkpoint cadence do not change what the run computes.
     """
-    dataset = load_dataset(data)
-    dev = resolve_device(device)
+    dataset = load_dataset(training.data)
+    dev = resolve_device(training.device)
     state = checkpoint.load(branch_checkpoint, map_location=dev)
     if int(state["step"]) != trip.branch_step:
         raise checkpoint.CheckpointError(
             f"{branch_checkpoint} holds step {state['step']}, "
             f"expected the branch step {trip.branch_step}"
         )
-    net = build_model(model["name"], dataset.in_channels, dataset.num_classes, model.get("widths"))
+    net = build_model(
+        training.model.name, dataset.in_channels, dataset.num_classes, training.model.widths
+    )
     net.load_state_dict(state["model"])
-    compute = Compute.from_config(compute)
+    compute = training.compute
     compute.place(net, dev)
-    opt = make_optimizer(net, optimizer, trip.lr)
+    opt = make_optimizer(net, training.optimizer, trip.lr)
     opt.load_state_dict(state["optimizer"])  # the momentum buffer continues from the branch point
-    evaluator = Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev)
+    evaluator = Evaluator(net, dataset, training.evaluation, dev)
     averagers = {}
     if trip.method == "constant":
         tensors = averaged_tensors(net, include_buffers=evaluator.averages_buffers)
@@ -164,15 +163,11 @@ def run_sidetrip(
             fingerprint=hash_json(
                 {
                     "trip": asdict(trip),
-                    "data": data,
-                    "model": model,
-                    "optimizer": optimizer,
-                    "evaluation": evaluation,
+                    "training": training.fingerprint(),
                     "batch_size": batch_size,
                     "snapshot_every": snapshots.every if snapshots is not None else None,
                     "branch_sha256": checkpoint.recorded_sha256(branch_checkpoint)
                     or sha256_file(branch_checkpoint),
-                    "compute": asdict(compute),
                 }
             ),
             compute=compute,

@@ -138,9 +138,7 @@ def sidetrip_params(wildcards):
         "steps": trips["steps"],
         "lr": trips.get("lr", cfg["trajectory"]["lr"]),
         "eval_every": trips["eval_every"],
-        "checkpoint_every": trips["checkpoint_every"],
         "batch_size": cfg["trajectory"]["batch_size"],
-        "log_every": cfg["trajectory"]["log_every"],
         "averaging": used,
     }
 
@@ -152,14 +150,15 @@ def twin_snapshots(which, exp=EXP):
 
 
 def twin_params(exp=EXP):
-    """What a twin trajectory reads (fig8): the twins section and the main trajectory's lr,
-    batch size and logging."""
+    """What a twin trajectory reads (fig8): the twins section and the main trajectory's lr
+    and batch size."""
     cfg = EXPERIMENTS[exp]
     traj = cfg["trajectory"]
-    return {
-        **cfg["twins"],
-        "lr": traj["lr"],
-        "batch_size": traj["batch_size"],
-        "log_every": traj["log_every"],
-        "checkpoint_every": cfg["sidetrips"]["checkpoint_every"],
-    }
+    return {**cfg["twins"], "lr": traj["lr"], "batch_size": traj["batch_size"]}
+
+
+def trajectory_params(exp=EXP):
+    """The burn-in's trajectory section without its logging and checkpoint cadence: those
+    do not change what it computes, so the job reads them from the config (no rerun)."""
+    traj = EXPERIMENTS[exp]["trajectory"]
+    return {k: v for k, v in traj.items() if k not in ("log_every", "checkpoint_every")}

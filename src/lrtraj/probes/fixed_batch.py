@@ -28,6 +28,7 @@ from lrtraj.probes import FIXED_BATCH_COLUMNS, INTERPOLATION_COLUMNS, PROBE_BATC
 from lrtraj.probes.core import batch_loss, bn_mode, fetch_batch, load_network, parameters
 from lrtraj.probes.sweep import line_losses
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train.config import OptimizerConfig
 
 log = logging.getLogger("lrtraj.probes.fixed_batch")
 
@@ -85,7 +86,7 @@ def gd_sidetrip(
                         }
                     )
 
-    optimizer = make_optimizer(model, {"momentum": 0.0, "weight_decay": 0.0}, lr)
+    optimizer = make_optimizer(model, OptimizerConfig(0.0, False, 0.0), lr)  # plain GD
     result = sgd_loop(
         model,
         optimizer,
