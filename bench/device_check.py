@@ -252,9 +252,9 @@ def cifar_data(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
 
 
 def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
     from lrtraj.metrics import write_parquet
     from lrtraj.plots.sidetrips import fig10
-    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
     from lrtraj.sidetrips import SideTrip, run_sidetrip
     from lrtraj.trajectory import run_burn_in
 
