@@ -252,9 +252,10 @@ def cifar_data(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
 
 
 def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
     from lrtraj.metrics import write_parquet
     from lrtraj.plots.sidetrips import fig10
-    from lrtraj.sidetrips import SideTrip, final_comparison, load_sidetrips, run_sidetrip
+    from lrtraj.sidetrips import SideTrip, run_sidetrip
     from lrtraj.trajectory import run_burn_in
 
     data_dir, data_kind = cifar_data(args, scratch)
@@ -266,7 +267,7 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         cfg = read_yaml(ROOT / "config" / f"{name}.yaml")
         cfg["data"]["data_dir"] = str(data_dir)
         if args.smoke:
-            cfg["model"] = {"name": "resnet8", "widths": [4, 8, 8]}
+            cfg["model"] = {"name": "resnet8", "widths": [8, 8, 8]}
             cfg["trajectory"]["batch_size"] = 8
             cfg["compute"] = {"channels_last": True, "autocast": "bf16"}
             cfg["evaluation"].update(batch_size=50, bn_batches=1, bn_batch_size=8)
