@@ -30,7 +30,7 @@ from lrtraj import averaging, checkpoint
 from lrtraj.averaging import online
 from lrtraj.data import load_dataset
 from lrtraj.models import build_model
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train import LoopSettings, OptimizerConfig, RunInfo, make_optimizer, sgd_loop
 
 
 def median_seconds(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
@@ -57,7 +57,9 @@ def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
 
     def engine() -> None:
         model = build_model("resnet8", 1, 10, (16, 32, 64))
-        opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
+        opt = make_optimizer(
+            model, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.1
+        )
         tensors = online.averaged_tensors(model)
         avgs = {
             "ema": online.EMA(0.99, tensors),

@@ -72,10 +72,17 @@ for _path in (ROOT / "src", ROOT):
 from lrtraj import averaging  # noqa: E402
 from lrtraj.averaging import online  # noqa: E402
 from lrtraj.compute import Compute, resolve_device  # noqa: E402
-from lrtraj.config import read_yaml, training_sections  # noqa: E402
+from lrtraj.config import load  # noqa: E402
 from lrtraj.data import Augment, TensorDataset  # noqa: E402
 from lrtraj.models import build_model  # noqa: E402
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop  # noqa: E402
+from lrtraj.train import (  # noqa: E402
+    LoopSettings,
+    OptimizerConfig,
+    RunInfo,
+    TrainingConfig,
+    make_optimizer,
+    sgd_loop,
+)
 
 FAST = {"channels_last": True, "autocast": "bf16", "cudnn_benchmark": True}
 
@@ -143,7 +150,9 @@ def engine(
     """Images/s of ``sgd_loop`` and the host syncs CUDA reported inside the timed window
     (None where not counted: CUDA only)."""
     model = compute.place(build_model(args.model, 3, 1000, seed=0), device)
-    opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
+    opt = make_optimizer(
+        model, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.1
+    )
     tensors = online.averaged_tensors(model)
     period = 10  # two-point snapshots every 10 steps, k = 20: any run length fits
     averagers = {
@@ -256,7 +265,7 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     from lrtraj.metrics import write_parquet
     from lrtraj.plots.sidetrips import fig10
     from lrtraj.sidetrips import SideTrip, run_sidetrip
-    from lrtraj.trajectory import run_burn_in
+    from lrtraj.trajectory import TrajectoryConfig, run_burn_in
 
     data_dir, data_kind = cifar_data(args, scratch)
     branch, trip_steps, k = (300, 100, 40) if not args.smoke else (6, 10, 4)
@@ -264,23 +273,25 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     paths: dict[str, list[Path]] = {}
     for name in ("cifar10", "cifar100"):
         torch._dynamo.reset()  # each experiment compiles from scratch, as its jobs would
-        cfg = read_yaml(ROOT / "config" / f"{name}.yaml")
+        cfg = load(ROOT / "config" / f"{name}.yaml")  # validated: every default filled in
         cfg["data"]["data_dir"] = str(data_dir)
+        cfg["device"] = args.device
         if args.smoke:
-            cfg["model"] = {"name": "resnet8", "widths": [8, 8, 8]}
+            cfg["model"].update(name="resnet8", widths=[8, 8, 8])
             cfg["trajectory"]["batch_size"] = 8
-            cfg["compute"] = {"channels_last": True, "autocast": "bf16"}
+            cfg["compute"].update(compile=False, cudnn_benchmark=False)
             cfg["evaluation"].update(batch_size=50, bn_batches=1, bn_batch_size=8)
-        run = training_sections({**cfg, "device": args.device})
-        traj = {**cfg["trajectory"], "steps": branch + trip_steps}
-        traj.update(checkpoint_every=branch, eval_every=branch, log_every=50)
+        run = TrainingConfig.from_config(cfg)
+        traj = {**cfg["trajectory"], "steps": branch + trip_steps, "eval_every": branch}
         out = scratch / name
         start = time.perf_counter()
         run_burn_in(
-            **run,
-            trajectory=traj,
+            run,
+            TrajectoryConfig.from_config(traj),
             checkpoints={branch: out / f"step{branch}.pt"},
             state_dir=out / "state",
+            checkpoint_every=branch,
+            log_every=50,
         )
         timing = {"burn_in_s": time.perf_counter() - start, "burn_in_steps": traj["steps"]}
         paths[name] = []
@@ -297,8 +308,8 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             start = time.perf_counter()
             df = run_sidetrip(
                 trip,
+                run,
                 branch_checkpoint=out / f"step{branch}.pt",
-                **run,
                 batch_size=traj["batch_size"],
                 log_every=50,
             )

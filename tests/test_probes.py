@@ -26,7 +26,7 @@ from lrtraj.probes.fixed_batch import (
     interpolate,
 )
 from lrtraj.probes.sweep import line_losses, lr_grid, one_step_sweep
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train import LoopSettings, OptimizerConfig, RunInfo, make_optimizer, sgd_loop
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = {"name": "noisy_digits", "noise_sigma": 1.0, "max_shift": 1}
@@ -42,7 +42,9 @@ def dataset():
 def trained(dataset):
     """A tiny ResNet moved off its initialisation (non-trivial BatchNorm running buffers)."""
     model = build_model("resnet8", dataset.in_channels, dataset.num_classes, (8, 8, 8), seed=3)
-    opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
+    opt = make_optimizer(
+        model, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.1
+    )
     stream = dataset.stream(32, 7, CPU)
     for _, x, y in stream.batches(0, 20):
         opt.zero_grad()
@@ -207,7 +209,7 @@ def test_gd_sidetrip_fits_the_fixed_batch(net, batches):
 
 
 def _run(net, dataset, callbacks):
-    opt = make_optimizer(net, {"momentum": 0.9}, 0.05)
+    opt = make_optimizer(net, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.05)
     sgd_loop(
         net,
         opt,

@@ -103,7 +103,9 @@ def test_divergence_is_recorded_not_raised(tmp_path):
 def test_sidetrip_on_main_seed_replays_the_main_trajectory(tmp_path):
     burn_in(tmp_path / "b", steps=20, every=20)
     trip = SideTrip(branch_step=20, data_seed=0, method="constant", steps=20, lr=0.1, eval_every=20)
-    side = run_sidetrip(trip, branch_checkpoint=tmp_path / "b" / "final.pt", training=RUN, batch_size=16)
+    side = run_sidetrip(
+        trip, branch_checkpoint=tmp_path / "b" / "final.pt", training=RUN, batch_size=16
+    )
     main = burn_in(tmp_path / "c", steps=40, every=20)
     main_loss = main[(main.split == "train_batch") & (main.step > 20)]["value"].to_numpy()
     side_loss = side[side.split == "train_batch"]["value"].to_numpy()
@@ -115,7 +117,7 @@ def test_short_burn_in_on_real_fashion_mnist(tmp_path):
     if root is None:
         pytest.skip("Debian package dataset-fashion-mnist not installed (CI installs it)")
     cfg = {
-        training=RUN,
+        **TINY,
         "data": {
             "name": "fashion_mnist",
             "data_dir": str(root),
@@ -188,7 +190,11 @@ def test_twins_share_the_main_trajectory_up_to_the_branch_and_differ_after(tmp_p
         )
         snaps = Snapshots(start=20, every=10)
         run_sidetrip(
-            trip, branch_checkpoint=tmp_path / "b20.pt", training=RUN, batch_size=16, snapshots=snaps
+            trip,
+            branch_checkpoint=tmp_path / "b20.pt",
+            training=RUN,
+            batch_size=16,
+            snapshots=snaps,
         )
         runs[seed] = snaps
     branch = checkpoint.load(tmp_path / "b20.pt")["model"]
