@@ -47,7 +47,7 @@ def plot_lemma1(
         f"{fit_max:g}: {slope_mc:.3f} (Monte Carlo) vs {slope_th:.3f} (closed-form theory on "
         f"the same grid); small-lr limit 0.5. Monte Carlo ({chains} chains, time-averaged) matches "
         f"the closed form within {np.abs(dev).max():.2f} % (largest |deviation|/s.e. "
-        f"{np.abs(z).max():.2f}; paper/NOTES target: within 2 %)."
+        f"{np.abs(z).max():.2f}; docs/theory.md §3.7 target: within 2 %)."
     )
     save_figure(fig, pdf_path, caption, provenance)
     return caption
