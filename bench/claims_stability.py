@@ -85,7 +85,9 @@ def run_set(code: Path, workdir: Path, overlays: list[Path], cores: int) -> int:
     cmd = [str(snakemake), "--snakefile", str(code / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--cores", str(cores), "--rerun-incomplete", "--quiet", "rules"]
     cmd += ["--configfile", *map(str, overlays), "--", "claims"]
-    env = {"PYTHONPATH": f"{code / 'src'}:{code / 'plugins/snakemake-executor-plugin-submitit/src'}"}
+    env = {
+        "PYTHONPATH": f"{code / 'src'}:{code / 'plugins/snakemake-executor-plugin-submitit/src'}"
+    }
     import os
 
     env = {**os.environ, **env}
@@ -106,7 +108,9 @@ def snapshot(dest: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", type=int, nargs="+", required=True)
-    ap.add_argument("--config", type=Path, default=None, help="overlay, e.g. config/fashion_mnist.yaml")
+    ap.add_argument(
+        "--config", type=Path, default=None, help="overlay, e.g. config/fashion_mnist.yaml"
+    )
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/claims_stability"))
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--score-only", action="store_true")
