@@ -18,6 +18,7 @@ one default set takes ~7 min of 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,12 +86,8 @@ def run_set(code: Path, workdir: Path, overlays: list[Path], cores: int) -> int:
     cmd = [str(snakemake), "--snakefile", str(code / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--cores", str(cores), "--rerun-incomplete", "--quiet", "rules"]
     cmd += ["--configfile", *map(str, overlays), "--", "claims"]
-    env = {
-        "PYTHONPATH": f"{code / 'src'}:{code / 'plugins/snakemake-executor-plugin-submitit/src'}"
-    }
-    import os
-
-    env = {**os.environ, **env}
+    plugin = code / "plugins/snakemake-executor-plugin-submitit/src"
+    env = {**os.environ, "PYTHONPATH": f"{code / 'src'}:{plugin}"}
     with open(workdir / "bench.log", "a") as log:
         return subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
 
@@ -149,16 +146,40 @@ def score_set(work: Path, overlays: list[Path], k: int) -> pd.DataFrame:
     """Score one finished set with the working tree's scorecard."""
     from snakemake.utils import update_config
 
-    from lrtraj.analysis.claims import scorecard_from_results
     from lrtraj.config import read_yaml
 
     cfg = read_yaml(ROOT / "config" / "config.yaml")
     for path in overlays:
         update_config(cfg, read_yaml(path))
-    card = scorecard_from_results(work, cfg)
+    card = scorecard_of(work, cfg)
     cell = card["status"] + " " + card["effect"].map(lambda v: f"{v:.3g}")
     return pd.DataFrame({"claim": card["claim"], "set": k, "cell": cell})
 
 
 if __name__ == "__main__":
     main()
+
+
+def scorecard_of(work: Path, cfg: dict) -> pd.DataFrame:
+    """The working tree's scorecard of a finished run directory (the claims rule's inputs)."""
+    from lrtraj.analysis.claims import scorecard
+    from lrtraj.analysis.probe_claims import probe_claims
+
+    exp = cfg["experiment"]
+    res, quad = work / "results" / exp, work / "results" / "quadratic"
+    one = {
+        "sidetrip_summary": res / "sidetrips/summary.parquet",
+        "twin_distances": res / "twins/distances.parquet",
+        "lemma1": quad / "lemma1.parquet",
+        "fast_slow": quad / "fast_slow.parquet",
+        "burn_in": res / "burn_in/metrics.parquet",
+        "probe_interpolation": res / "probes/fixed_batch/interpolation.parquet",
+        "probe_alignment": res / "probes/alignment.parquet",
+    }
+    inputs = {key: [str(path)] for key, path in one.items()}
+    steps = cfg["probes"]["sweep"]["checkpoints"]
+    inputs["probe_sweep"] = [str(res / f"probes/sweep/step{s}.parquet") for s in steps]
+    others = [e for e in cfg["figures"]["fig10"]["experiments"] if e != exp]
+    fig10 = {e: str(work / "results" / e / "sidetrips/summary.parquet") for e in others}
+    settings = {**cfg["claims"], "experiment": exp}
+    return scorecard(inputs, settings, fig10=fig10, probe_claims=probe_claims)

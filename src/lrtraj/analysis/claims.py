@@ -99,7 +99,9 @@ def load_tables(paths: Sequence[str] | None) -> pd.DataFrame | None:
 
 
 def _per_seed(sub: pd.DataFrame, values: pd.Series) -> dict[str, float]:
-    return {f"{s}@{b}": v for s, b, v in zip(sub["data_seed"], sub["branch_step"], values)}
+    return {
+        f"{s}@{b}": v for s, b, v in zip(sub["data_seed"], sub["branch_step"], values, strict=True)
+    }
 
 
 def averaging_matches_schedule(summary: pd.DataFrame, fraction: float, split: str) -> list[dict]:
@@ -343,7 +345,9 @@ def write_markdown(card: pd.DataFrame, path: str | Path, provenance: Mapping[str
         "built. Per-replicate values: results/claims.parquet.\n\n"
     )
     shown = table.copy()
-    shown["interval"] = [f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(table["low"], table["high"])]
+    shown["interval"] = [
+        f"[{lo:.4g}, {hi:.4g}]" for lo, hi in zip(table["low"], table["high"], strict=True)
+    ]
     shown["effect"] = table["effect"].map(lambda v: f"{v:.4g}")
     shown["rule"] = [f"{r} {m:.4g}" for r, m in zip(table["rule"], table["margin"], strict=True)]
     cols = ["claim", "figure", "statement", "statistic", "n", "effect", "interval", "rule"]

@@ -90,7 +90,10 @@ def barrier_claim(interp: pd.DataFrame, barrier_max: float) -> dict:
         "no barrier between fixed-batch side-trip endpoints",
         "barrier / largest loss at a path end on that batch",
         "path × batch",
-        {f"{p} {b}": v for p, b, v in zip(ends["path"], ends["batch"], ends["relative_barrier"])},
+        {
+            f"{p} {b}": v
+            for p, b, v in zip(ends["path"], ends["batch"], ends["relative_barrier"], strict=True)
+        },
         "<",
         barrier_max,
     )
@@ -123,7 +126,7 @@ def alignment_claims(align: pd.DataFrame, settings: Mapping[str, Any]) -> list[d
             "batch pair",
             {
                 f"seed {s} step {t}": v
-                for s, t, v in zip(ind["data_seed"], ind["step"], ind["value"])
+                for s, t, v in zip(ind["data_seed"], ind["step"], ind["value"], strict=True)
             },
             "≈",
             float(settings.get("independent_max", 0.1)),
