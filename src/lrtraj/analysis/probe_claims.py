@@ -35,6 +35,8 @@ def one_step_claims(
     step, trained = final_train_loss(burn_in)
     frac = float(settings.get("late_fraction", 0.75))
     late = _late(sweeps, step, frac)
+    if late.empty:
+        return [not_built("1", "fig2", "one step", f"no sweep at or after {frac:g} × {step}")]
     summary = sweep_summary(late)
     fx = summary[summary["batch"] == "fixed"].set_index(["checkpoint", "batch_size"])
     ho = summary[summary["batch"] == "heldout"].set_index(["checkpoint", "batch_size"])
