@@ -8,7 +8,7 @@ Seed set k (k ≥ 1) changes every seed of the config (data split, evaluation no
 trajectory's batch order, side-trip, twin and probe seeds, BatchNorm batches, the quadratic
 simulations) by a fixed offset chosen before any result was seen: ``seed + 100·k`` (the
 side-trip and twin seed lists keep their length). Set 0 is the config as shipped. Each set runs
-the DAG up to the scorecard's inputs (``snakemake claims``) from a snapshot of the committed
+the DAG up to the scorecard and its figure (``snakemake claims_figure``) from a snapshot of the committed
 code (``git archive HEAD``) in ``--workdir/<config>/set<k>`` — so the run's numerics do not move
 while the working tree is edited — and is then scored in-process with the working tree's
 scorecard. Finished sets are not rerun (``--score-only`` scores only what exists). Not a test:
@@ -81,11 +81,11 @@ def merged_config(config: Path | None) -> dict:
 
 
 def run_set(code: Path, workdir: Path, overlays: list[Path], cores: int) -> int:
-    """The DAG up to the scorecard's inputs for one seed set; its return code."""
+    """The DAG up to the scorecard and its figure for one seed set; its return code."""
     snakemake = Path(sys.executable).with_name("snakemake")
     cmd = [str(snakemake), "--snakefile", str(code / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--cores", str(cores), "--rerun-incomplete", "--quiet", "rules"]
-    cmd += ["--configfile", *map(str, overlays), "--", "claims"]
+    cmd += ["--configfile", *map(str, overlays), "--", "claims_figure"]
     plugin = code / "plugins/snakemake-executor-plugin-submitit/src"
     env = {**os.environ, "PYTHONPATH": f"{code / 'src'}:{plugin}"}
     with open(workdir / "bench.log", "a") as log:
