@@ -8,9 +8,9 @@ Seed set k (k ≥ 1) changes every seed of the config (data split, evaluation no
 trajectory's batch order, side-trip, twin and probe seeds, BatchNorm batches, the quadratic
 simulations) by a fixed offset chosen before any result was seen: ``seed + 100·k`` (the
 side-trip and twin seed lists keep their length). Set 0 is the config as shipped. Each set runs
-the DAG up to the scorecard and its figure (``snakemake claims_figure``) from a snapshot of the committed
-code (``git archive HEAD``) in ``--workdir/<config>/set<k>`` — so the run's numerics do not move
-while the working tree is edited — and is then scored in-process with the working tree's
+the DAG up to the scorecard and its figure (``snakemake claims_figure``) from a snapshot of
+the committed code (``git archive HEAD``) in ``--workdir/<config>/set<k>`` — so the run's
+numerics do not move while the working tree is edited — and is then scored in-process with the working tree's
 scorecard. Finished sets are not rerun (``--score-only`` scores only what exists). Not a test:
 one default set takes ~7 min of 2 cores.
 """
@@ -152,12 +152,9 @@ def score_set(work: Path, overlays: list[Path], k: int) -> pd.DataFrame:
     for path in overlays:
         update_config(cfg, read_yaml(path))
     card = scorecard_of(work, cfg)
-    cell = card["status"] + " " + card["effect"].map(lambda v: f"{v:.3g}")
+    card = card.drop_duplicates("claim")
+    cell = card["verdict"] + " " + card["effect"].map(lambda v: f"{v:.3g}")
     return pd.DataFrame({"claim": card["claim"], "set": k, "cell": cell})
-
-
-if __name__ == "__main__":
-    main()
 
 
 def scorecard_of(work: Path, cfg: dict) -> pd.DataFrame:
@@ -183,3 +180,7 @@ def scorecard_of(work: Path, cfg: dict) -> pd.DataFrame:
     fig10 = {e: str(work / "results" / e / "sidetrips/summary.parquet") for e in others}
     settings = {**cfg["claims"], "experiment": exp}
     return scorecard(inputs, settings, fig10=fig10, probe_claims=probe_claims)
+
+
+if __name__ == "__main__":
+    main()

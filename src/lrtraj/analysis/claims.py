@@ -196,7 +196,7 @@ def twins_distance(distances: pd.DataFrame, drop_min: float, change_max: float) 
             change_max,
             f"least-squares change {change.effect:+.4f} [{change.low:+.4f}, {change.high:+.4f}]"
             f" over the last half; drop {drop:.4f}",
-            interval=(change.low / drop, change.high / drop),
+            interval=tuple(sorted((change.low / drop, change.high / drop))),  # drop < 0 flips it
         ),
     ]
 
