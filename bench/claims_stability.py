@@ -10,9 +10,9 @@ simulations) by a fixed offset chosen before any result was seen: ``seed + 100·
 side-trip and twin seed lists keep their length). Set 0 is the config as shipped. Each set runs
 the DAG up to the scorecard and its figure (``snakemake claims_figure``) from a snapshot of
 the committed code (``git archive HEAD``) in ``--workdir/<config>/set<k>`` — so the run's
-numerics do not move while the working tree is edited — and is then scored in-process with the working tree's
-scorecard. Finished sets are not rerun (``--score-only`` scores only what exists). Not a test:
-one default set takes ~7 min of 2 cores.
+numerics do not move while the working tree is edited — and is then scored in-process with
+the working tree's scorecard. Finished sets are not rerun (``--score-only`` scores only what
+exists). Not a test: one default set took 14 min 45 s on 2 shared cores.
 """
 
 from __future__ import annotations
