@@ -252,9 +252,10 @@ def cifar_data(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
 
 
 def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
     from lrtraj.metrics import write_parquet
     from lrtraj.plots.sidetrips import fig10
-    from lrtraj.sidetrips import SideTrip, final_comparison, load_sidetrips, run_sidetrip
+    from lrtraj.sidetrips import SideTrip, run_sidetrip
     from lrtraj.trajectory import run_burn_in
 
     data_dir, data_kind = cifar_data(args, scratch)

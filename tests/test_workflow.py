@@ -186,7 +186,9 @@ def test_bad_config_stops_before_any_job(tmp_path, overlay, message):
 def test_paper_scale_plans_without_data_and_fails_naming_the_path(tmp_path):
     imagenet = REPO / "config" / "imagenet.yaml"
     jobs = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig5.pdf", configs=(imagenet,)))
-    assert jobs == {"burn_in": 1, "sidetrip": 15, "fig5": 1}
+    trips = lrconfig.load(imagenet)["sidetrips"]
+    per_seed = len(sidetrip_methods(trips["averaging"], trips["linear_decay"]))
+    assert jobs == {"burn_in": 1, "sidetrip": per_seed * len(trips["data_seeds"]), "fig5": 1}
     proc = snakemake(
         tmp_path, "results/imagenet/burn_in/metrics.parquet", configs=(imagenet,), check=False
     )
