@@ -267,7 +267,7 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         cfg = read_yaml(ROOT / "config" / f"{name}.yaml")
         cfg["data"]["data_dir"] = str(data_dir)
         if args.smoke:
-            cfg["model"] = {"name": "resnet8", "widths": [4, 8, 8]}
+            cfg["model"] = {"name": "resnet8", "widths": [8, 8, 8]}
             cfg["trajectory"]["batch_size"] = 8
             cfg["compute"] = {"channels_last": True, "autocast": "bf16"}
             cfg["evaluation"].update(batch_size=50, bn_batches=1, bn_batch_size=8)

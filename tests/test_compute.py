@@ -75,20 +75,20 @@ def test_bf16_channels_last_trains_like_float32_and_resumes_bit_identically(
 
 def _torch_compile_is_sound() -> bool:
     """Whether torch.compile's own CPU backward agrees with eager on torchvision's stride-2
-    BasicBlock (no lrtraj code): on this project's AMD EPYC machines torch 2.14.1's inductor
-    returns gradients off by ~1.4 there, which is torch's fault, not this pipeline's."""
+    BasicBlock (no lrtraj code), so a torch bug is reported as one: with 4-channel convolutions
+    (below lrtraj.models.MIN_WIDTH) the two disagreed by ~1.4 on AMD EPYC with torch 2.14.1."""
     from torchvision.models.resnet import BasicBlock
 
     torch.manual_seed(0)
-    down = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 1, 2, bias=False), torch.nn.BatchNorm2d(8))
+    down = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 1, 2, bias=False), torch.nn.BatchNorm2d(16))
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3, padding=1),
-        torch.nn.BatchNorm2d(4),
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
         torch.nn.ReLU(),
-        BasicBlock(4, 8, 2, down),
+        BasicBlock(8, 16, 2, down),
         torch.nn.AdaptiveAvgPool2d(1),
         torch.nn.Flatten(),
-        torch.nn.Linear(8, 10),
+        torch.nn.Linear(16, 10),
     )
     twin = copy.deepcopy(net)
     x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
