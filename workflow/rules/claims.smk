@@ -25,8 +25,6 @@ rule claims:
         ),
     log:
         "logs/claims.log",
-    conda:
-        ENV
     threads: 1
     params:
         experiment=EXP,
@@ -47,8 +45,6 @@ rule effective_config:
         ),
     log:
         "logs/effective_config.log",
-    conda:
-        ENV
     threads: 1
     params:
         experiments=EXPERIMENTS,

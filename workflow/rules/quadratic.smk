@@ -19,8 +19,6 @@ rule quadratic_geometry:
         "logs/quadratic/simulate_geometry.log",
     benchmark:
         "benchmarks/quadratic/simulate_geometry.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         experiment="geometry",
@@ -40,8 +38,6 @@ rule quadratic_fast_slow:
         "logs/quadratic/simulate_fast_slow.log",
     benchmark:
         "benchmarks/quadratic/simulate_fast_slow.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         experiment="fast_slow",
@@ -61,8 +57,6 @@ rule quadratic_lemma1:
         "logs/quadratic/simulate_lemma1.log",
     benchmark:
         "benchmarks/quadratic/simulate_lemma1.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         experiment="lemma1",
@@ -82,8 +76,6 @@ rule quadratic_appendix_a:
         "logs/quadratic/simulate_appendix_a.log",
     benchmark:
         "benchmarks/quadratic/simulate_appendix_a.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         experiment="appendix_a",
@@ -111,8 +103,6 @@ rule quadratic_figure_fig4:
         "logs/quadratic/fig4.log",
     benchmark:
         "benchmarks/quadratic/fig4.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig4",
@@ -135,8 +125,6 @@ rule quadratic_figure_fig9:
         "logs/quadratic/fig9.log",
     benchmark:
         "benchmarks/quadratic/fig9.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig9",
@@ -159,8 +147,6 @@ rule quadratic_figure_fig11:
         "logs/quadratic/fig11.log",
     benchmark:
         "benchmarks/quadratic/fig11.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig11",
@@ -183,8 +169,6 @@ rule quadratic_figure_lemma1:
         "logs/quadratic/lemma1.log",
     benchmark:
         "benchmarks/quadratic/lemma1.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="lemma1",
@@ -207,8 +191,6 @@ rule quadratic_figure_appendix_a:
         "logs/quadratic/appendix_a.log",
     benchmark:
         "benchmarks/quadratic/appendix_a.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="appendix_a",
