@@ -26,8 +26,6 @@ rule claims:
         ),
     log:
         "logs/claims.log",
-    conda:
-        ENV
     threads: 1
     params:
         experiment=EXP,
@@ -52,8 +50,6 @@ rule claims_figure:
         json=f"{FIGURES}/claims.json",
     log:
         "logs/claims_figure.log",
-    conda:
-        ENV
     threads: 1
     script:
         "../scripts/plot_claims.py"
@@ -68,8 +64,6 @@ rule effective_config:
         ),
     log:
         "logs/effective_config.log",
-    conda:
-        ENV
     threads: 1
     params:
         experiments=EXPERIMENTS,

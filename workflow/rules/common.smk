@@ -1,6 +1,5 @@
 # Config validation and the helpers every rule file uses. Rules take config through `params`
 # (only the keys they read), so a config change reruns exactly the jobs that read it.
-import os
 import re
 
 import lrtraj.config as lrconfig
@@ -12,7 +11,6 @@ lrconfig.check(config)
 # with its own results/<experiment>/ tree; rules take the experiment as the {exp} wildcard.
 EXPERIMENTS = lrconfig.experiments(config, base_dir=workflow.basedir)
 
-ENV = os.path.join(workflow.basedir, "environment.yml")
 EXP = config["experiment"]
 RESULTS = f"results/{EXP}"
 FIGURES = "results/figures"

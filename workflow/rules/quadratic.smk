@@ -28,8 +28,6 @@ rule quadratic_simulate:
         "benchmarks/quadratic/simulate_{experiment}.tsv"
     wildcard_constraints:
         experiment="|".join(map(re.escape, QUADRATIC_EXPERIMENTS)),
-    conda:
-        ENV
     threads: 1
     params:
         experiment=lambda w: w.experiment,
@@ -59,8 +57,6 @@ rule quadratic_figure:
         "benchmarks/quadratic/{figure}.tsv"
     wildcard_constraints:
         figure="|".join(map(re.escape, QUADRATIC_FIGURES)),
-    conda:
-        ENV
     threads: 1
     params:
         figure=lambda w: w.figure,

@@ -6,8 +6,6 @@ rule burn_in:
         "logs/{exp}/burn_in.log",
     benchmark:
         "benchmarks/{exp}/burn_in.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
