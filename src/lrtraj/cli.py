@@ -2,6 +2,7 @@
 
 lrtraj prepare-fashion-mnist [--source DIR] [--dest DIR]
 lrtraj check-config FILE [FILE ...]
+lrtraj plan [--configfile FILE ...] [--forceall] TARGET [TARGET ...]
 """
 
 from __future__ import annotations
@@ -69,6 +70,25 @@ def _audit(artifact: Path, root: Path, as_json: bool) -> int:
     return 1 if problems or tree.status != "ok" else 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from lrtraj import plan
+    from lrtraj.throughput import ThroughputError
+
+    try:
+        _, text = plan.preview(
+            args.configfile,
+            args.targets,
+            forceall=args.forceall,
+            directory=args.directory,
+            throughput=args.throughput,
+        )
+    except (plan.PlanError, ThroughputError) as err:
+        print(f"lrtraj plan: {err}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lrtraj", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,8 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     aud.add_argument("--json", action="store_true", help="machine-readable tree")
     chk = sub.add_parser("check-config", help="validate overlays merged on the default config")
     chk.add_argument("files", nargs="+", type=Path)
+    pl = sub.add_parser("plan", help="jobs, steps, images and GPU-hours a target would cost")
+    pl.add_argument("targets", nargs="+", help="Snakemake targets, e.g. results/figures/fig10.pdf")
+    pl.add_argument("--configfile", action="append", default=[], type=Path, help="repeatable")
+    pl.add_argument("--forceall", action="store_true", help="cost the whole target from scratch")
+    pl.add_argument("--directory", type=Path, help="workflow working directory (--directory)")
+    pl.add_argument(
+        "--throughput",
+        action="append",
+        default=[],
+        type=Path,
+        help="throughput table or device_check.json overriding the committed one (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.command == "plan":
+            return _plan(args)
         if args.command == "audit":
             return _audit(args.artifact, args.root, args.json)
         if args.command == "prepare-fashion-mnist":

@@ -485,6 +485,54 @@ DATASETS: dict[str, Callable[[Mapping[str, Any]], Dataset]] = {
 }
 
 
+# Images in the training and test splits of the datasets read from disk (the standard releases:
+# Fashion-MNIST, CIFAR's python batches, ILSVRC-2012 train/val): what ``eval_split_sizes``
+# counts without reading the files.
+SPLIT_SIZES: dict[str, tuple[int, int]] = {
+    "fashion_mnist": (60_000, 10_000),
+    "cifar10": (50_000, 10_000),
+    "cifar100": (50_000, 10_000),
+    "imagenet": (1_281_167, 50_000),
+}
+# side of the images each loader yields, before ``data.pool`` (ImageNet: ``data.image_size``)
+IMAGE_SIZES: dict[str, int] = {
+    "noisy_digits": 8,
+    "fashion_mnist": 28,
+    "cifar10": 32,
+    "cifar100": 32,
+}
+
+
+def _known(cfg: Mapping[str, Any]) -> str:
+    if cfg["name"] not in DATASETS:
+        raise ValueError(f"data.name: unknown dataset {cfg['name']!r}; known: {sorted(DATASETS)}")
+    return cfg["name"]
+
+
+def eval_split_sizes(cfg: Mapping[str, Any]) -> dict[str, int]:
+    """Images in each evaluation split of the dataset ``cfg`` (the ``data`` section) describes,
+    counted without loading the images: what one evaluation of a model forwards."""
+    name = _known(cfg)
+    if name == "noisy_digits":  # the labels alone fix the stratified split
+        _, labels = _load_sklearn_digits()
+        train, test = stratified_split(
+            labels, float(cfg.get("test_fraction", 0.25)), int(cfg.get("split_seed", 0))
+        )
+        copies = int(cfg.get("eval_copies", 1))
+        return {"train": len(train) * copies, "test": len(test) * copies, "test_clean": len(test)}
+    n_train, n_test = SPLIT_SIZES[name]
+    return {"train": min(int(cfg.get("train_eval_size", 10_000)), n_train), "test": n_test}
+
+
+def image_size(cfg: Mapping[str, Any]) -> int:
+    """Side in pixels of the (square) images a model of dataset ``cfg`` sees."""
+    name = _known(cfg)
+    if name == "imagenet":
+        return int(cfg.get("image_size", 224))
+    pool = int(cfg.get("pool", 1)) if name != "noisy_digits" else 1
+    return IMAGE_SIZES[name] // pool
+
+
 def load_dataset(cfg: Mapping[str, Any]) -> Dataset:
     """Build the dataset named by ``cfg['name']`` (the ``data`` section of the config)."""
     try:

@@ -26,6 +26,12 @@ from lrtraj import checkpoint, distances
 from lrtraj.schedules import schedule_method
 
 
+def eval_every(steps: int) -> int:
+    """Evaluation period of a twin of ``steps`` steps: four evaluations along the way, since
+    fig8 needs its snapshots, not dense metrics."""
+    return max(1, steps // 4)
+
+
 def twin_distances(path_a: str | Path, path_b: str | Path) -> pd.DataFrame:
     """Distance from twin A's final snapshot to every snapshot of twin B (both measures)."""
     a, b = checkpoint.load(path_a), checkpoint.load(path_b)

@@ -5,6 +5,7 @@ from lrtraj.provenance import write_sidecar
 from lrtraj.runtime import job, preemptible
 from lrtraj.sidetrips import SideTrip, Snapshots, run_sidetrip
 from lrtraj.train.config import TrainingConfig
+from lrtraj.twins import eval_every
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when rerun
@@ -15,7 +16,7 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
         method="constant",
         steps=t["steps"],
         lr=t["lr"],
-        eval_every=max(1, t["steps"] // 4),  # fig8 needs the snapshots, not dense evaluations
+        eval_every=eval_every(t["steps"]),
         phase="twin",
     )
     snapshots = Snapshots(start=t["branch_step"], every=t["snapshot_every"])
