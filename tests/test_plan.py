@@ -147,3 +147,18 @@ def test_throughput_file_overrides_the_table(cfg, per_model, fig5_rows, tmp_path
     images = traj["steps"] * traj["batch_size"] + 3 * per_model / 3
     assert burn.hours["cpu"] == pytest.approx(images / 100.0 / 3600)
     assert fig5_rows["burn_in"].hours["cpu"] < burn.hours["cpu"]  # the table's 1250 img/s
+
+
+def test_throughput_table_files(tmp_path):
+    table = tmp_path / "table.yaml"
+    entry = {"model": "m", "image_size": 32, "device": "cuda", "images_per_s": 5.0}
+    table.write_text(
+        json.dumps({"entries": [{**entry, "status": "declared", "source": "a guess"}]})
+    )
+    (read,) = plan.read_throughput(table).values()
+    assert (read.key, read.images_per_s, read.status) == (("m", 32, "cuda"), 5.0, "declared")
+    table.write_text(json.dumps({"entries": [{**entry, "status": "guessed", "source": "?"}]}))
+    with pytest.raises(ValueError, match="status must be measured or declared"):
+        plan.read_throughput(table)
+    committed = plan.read_throughput(plan.THROUGHPUT_TABLE).values()
+    assert committed and all(e.status in ("measured", "declared") and e.source for e in committed)

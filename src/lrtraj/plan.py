@@ -255,8 +255,9 @@ def plan(
     table: Mapping[tuple[str, int, str], Throughput],
     costs: Mapping[str, CostModel] = COSTS,
 ) -> list[RuleCost]:
-    """Cost of each rule's jobs, in the order rules first appear. A job's config is its
-    ``exp`` wildcard's experiment, else the main experiment ``main`` (the probe rules)."""
+    """Cost of each rule's jobs: rules with a cost model in the registry's order, then the
+    light ones by name. A job's config is its ``exp`` wildcard's experiment, else the main
+    experiment ``main`` (the probe rules)."""
     rows: dict[str, RuleCost] = {}
     for job in jobs:
         row = rows.setdefault(job.rule, RuleCost(job.rule))
@@ -271,7 +272,8 @@ def plan(
         if entry is not None:
             images = cost.train_images + EVAL_IMAGE_COST * cost.eval_images
             row.hours[key[2]] = row.hours.get(key[2], 0.0) + images / entry.images_per_s / 3600
-    return list(rows.values())
+    order = {rule: i for i, rule in enumerate(costs)}
+    return sorted(rows.values(), key=lambda r: (order.get(r.rule, len(order)), r.rule))
 
 
 def _fmt(n: float | None) -> str:
