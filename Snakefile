@@ -1,12 +1,24 @@
 # lrtraj: burn-in -> side-trips -> probes -> figures (see README.md).
 from snakemake.utils import min_version
 
+from lrtraj import codehash
+from lrtraj.config import DEFAULT_CONFIG
+
 min_version("9.10")
 
 
-# The default config sits beside this file, so the workflow also runs with --directory elsewhere;
-# `--configfile=OVERLAY` merges an overlay (paper scale, tests) on top of it.
-configfile: f"{workflow.basedir}/config/config.yaml"
+# The default config is package data of lrtraj (beside its schema), one file for the workflow
+# and an installed `lrtraj check-config`; `--configfile=OVERLAY` merges an overlay (paper
+# scale, tests) on top of it. An absolute path: the workflow also runs with --directory elsewhere.
+configfile: str(DEFAULT_CONFIG)
+
+
+def code_of(script):
+    """The `code` param of the rule running workflow/scripts/`script`: a digest of each lrtraj
+    module the script imports, directly or not (lrtraj.codehash). Editing a module reruns the
+    rules that run it (a params change), and `lrtraj audit` names artifacts built from other
+    code as stale; comments and docstrings do not count."""
+    return codehash.modules(f"{workflow.basedir}/workflow/scripts/{script}")
 
 
 include: "workflow/rules/common.smk"
