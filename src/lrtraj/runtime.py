@@ -42,7 +42,8 @@ _ATTEMPT_RE = re.compile(rf"^{re.escape(ATTEMPT_HEADER)} (\d+)", re.MULTILINE)
 def _attempt_header(log_path: Path) -> str:
     """The header of the next attempt in ``log_path``: attempt number, UTC time, host and the
     SLURM job (and its requeue count) when run under SLURM."""
-    previous = _ATTEMPT_RE.findall(log_path.read_text(errors="replace")) if log_path.is_file() else []
+    text = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    previous = _ATTEMPT_RE.findall(text)
     attempt = max(map(int, previous), default=0) + 1
     fields = [f"{ATTEMPT_HEADER} {attempt}", provenance.now_utc(), f"host {platform.node()}"]
     if job_id := os.environ.get("SLURM_JOB_ID"):
