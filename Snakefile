@@ -1,7 +1,6 @@
 # lrtraj: burn-in -> side-trips -> probes -> figures (see README.md).
 from snakemake.utils import min_version
 
-from lrtraj import codehash
 from lrtraj.config import DEFAULT_CONFIG
 
 min_version("9.10")
@@ -11,14 +10,6 @@ min_version("9.10")
 # and an installed `lrtraj check-config`; `--configfile=OVERLAY` merges an overlay (paper
 # scale, tests) on top of it. An absolute path: the workflow also runs with --directory elsewhere.
 configfile: str(DEFAULT_CONFIG)
-
-
-def code_of(script):
-    """The `code` param of the rule running workflow/scripts/`script`: a digest of each lrtraj
-    module the script imports, directly or not (lrtraj.codehash). Editing a module reruns the
-    rules that run it (a params change), and `lrtraj audit` names artifacts built from other
-    code as stale; comments and docstrings do not count."""
-    return codehash.modules(f"{workflow.basedir}/workflow/scripts/{script}")
 
 
 include: "workflow/rules/common.smk"

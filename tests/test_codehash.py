@@ -68,3 +68,17 @@ def test_digests_are_cached_on_disk_for_the_next_process(package):
     fresh.get(name, path)
     assert not fresh.dirty  # found, not parsed again
     assert fresh.get(name, path)[0] == first[name]
+
+
+def test_every_rule_passes_the_code_of_its_own_script():
+    import re
+
+    rules = 0
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
+            name = block.split(":", 1)[0].removeprefix("rule ")
+            script = re.search(r'(?m)^    script:\n        "\.\./scripts/([\w.]+)"', block)
+            assert script, f"{smk.name}: rule {name} runs no script"
+            assert f'code=code_of("{script.group(1)}")' in block, f"{smk.name}: rule {name}"
+            rules += 1
+    assert rules >= 20
