@@ -1,6 +1,7 @@
 # The two commands of the README:  `make figures`  and  `make test`.
-# Both create the virtual environment on first use (Python 3.11; torch/torchvision pinned).
-PYTHON ?= python3.11
+# Both create the virtual environment on first use (torch/torchvision pinned). Python 3.11-3.13:
+# the first of python3.11, python3.12, python3.13 on PATH, or `make PYTHON=/path/to/python3.x`.
+PYTHON ?= $(firstword $(foreach v,3.11 3.12 3.13,$(shell command -v python$(v) 2>/dev/null)))
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.14.1 torchvision==0.29.1
@@ -9,6 +10,7 @@ PLUGIN := plugins/snakemake-executor-plugin-submitit
 .PHONY: figures test lint report clean-results
 
 $(VENV)/.installed: pyproject.toml $(PLUGIN)/pyproject.toml
+	@test -n "$(PYTHON)" || { echo "no python3.11, 3.12 or 3.13 on PATH: make PYTHON=/path/to/python3.x" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	# torch first, pinned: an unpinned resolve may pull a multi-GB CUDA build of a newer torch

@@ -1,12 +1,15 @@
 # lrtraj: burn-in -> side-trips -> probes -> figures (see README.md).
 from snakemake.utils import min_version
 
+from lrtraj.config import DEFAULT_CONFIG
+
 min_version("9.10")
 
 
-# The default config sits beside this file, so the workflow also runs with --directory elsewhere;
-# `--configfile=OVERLAY` merges an overlay (paper scale, tests) on top of it.
-configfile: f"{workflow.basedir}/config/config.yaml"
+# The default config is package data of lrtraj (beside its schema), one file for the workflow
+# and an installed `lrtraj check-config`; `--configfile=OVERLAY` merges an overlay (paper
+# scale, tests) on top of it. An absolute path: the workflow also runs with --directory elsewhere.
+configfile: str(DEFAULT_CONFIG)
 
 
 include: "workflow/rules/common.smk"

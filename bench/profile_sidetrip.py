@@ -3,7 +3,7 @@ recomputation, evaluation, checkpoints.
 
     .venv/bin/python bench/profile_sidetrip.py [--method constant] [--burn-in 500]
 
-Runs one side-trip of the embedded default (``config/config.yaml``: ResNet-8, 600 steps,
+Runs one side-trip of the embedded default (``src/lrtraj/config.yaml``: ResNet-8, 600 steps,
 evaluated every 50 with every averager attached to ``constant``) in-process, 1 thread as a job
 has, with timers wrapped around the pieces of ``sgd_loop``; the branch checkpoint comes from a
 short burn-in (``--burn-in`` steps; the share of each piece hardly depends on it). Start-up is

@@ -1,6 +1,7 @@
 """Config validation: every problem is reported with the key that causes it."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -9,6 +10,7 @@ from lrtraj import config as lrconfig
 from lrtraj.models import build_model
 
 DEFAULT = yaml.safe_load(lrconfig.DEFAULT_CONFIG.read_text())
+OVERLAYS = Path(__file__).resolve().parents[1] / "config"
 
 
 def checked(**overlay):
@@ -21,7 +23,7 @@ def checked(**overlay):
 def test_default_and_paper_scale_configs_are_valid():
     checked()
     for name in ("imagenet", "cifar10", "cifar100", "fashion_mnist"):
-        cfg = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / f"{name}.yaml")
+        cfg = lrconfig.load(OVERLAYS / f"{name}.yaml")
         assert cfg["experiment"] == name
 
 

@@ -1,10 +1,14 @@
 """The model registry: the CIFAR ResNets keep a 32x32 image at full size in their first stage."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
-from lrtraj.config import DEFAULT_CONFIG, load
+from lrtraj.config import load
 from lrtraj.models import MODELS, build_model
+
+OVERLAYS = Path(__file__).resolve().parents[1] / "config"
 
 
 @pytest.mark.parametrize(
@@ -32,5 +36,5 @@ def test_cifar_overlays_train_the_cifar_resnet_and_imagenet_the_torchvision_one(
         ("cifar100", "resnet34_cifar"),
         ("imagenet", "resnet34"),
     ]:
-        assert load(DEFAULT_CONFIG.parent / f"{overlay}.yaml")["model"]["name"] == name
+        assert load(OVERLAYS / f"{overlay}.yaml")["model"]["name"] == name
     assert {"resnet18_cifar", "resnet34_cifar", "resnet34"} <= set(MODELS)

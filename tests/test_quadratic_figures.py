@@ -106,10 +106,10 @@ def test_schema_columns(tables: dict[str, Path]) -> None:
 
 
 def test_repository_config_is_valid_and_consistent() -> None:
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = yaml.safe_load(lrconfig.DEFAULT_CONFIG.read_text())
     lrconfig.validate_schema(cfg)
     assert experiments.config_problems(cfg["quadratic"]) == []
-    broken = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["quadratic"]
+    broken = yaml.safe_load(lrconfig.DEFAULT_CONFIG.read_text())["quadratic"]
     broken["appendix_a"]["two_point_k"] = [broken["appendix_a"]["steps"] + 1]
     broken["fast_slow"]["lrs"] = [2.5]
     problems = experiments.config_problems(broken)

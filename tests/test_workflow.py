@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +46,14 @@ METHODS = sidetrip_methods(
 SEEDS = len(TINY_CFG["sidetrips"]["data_seeds"])
 
 
-def snakemake(workdir: Path, *args: str, configs: tuple[Path, ...] = (TINY,), check: bool = True):
+def snakemake(
+    workdir: Path,
+    *args: str,
+    configs: tuple[Path, ...] = (TINY,),
+    check: bool = True,
+    repo: Path = REPO,
+    env: dict[str, str] | None = None,
+):
     # --configfile takes several files (later ones override), so it goes last: placed before
     # the targets it would swallow them as config files
     cmd = [
@@ -52,7 +61,7 @@ def snakemake(workdir: Path, *args: str, configs: tuple[Path, ...] = (TINY,), ch
         "-m",
         "snakemake",
         "-s",
-        str(REPO / "Snakefile"),
+        str(repo / "Snakefile"),
         "--directory",
         str(workdir),
         "--cores",
@@ -61,7 +70,7 @@ def snakemake(workdir: Path, *args: str, configs: tuple[Path, ...] = (TINY,), ch
         "--configfile",
         *map(str, configs),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
@@ -270,3 +279,46 @@ def test_corrupt_checkpoint_fails_the_sidetrip_by_name(run):
         assert not (run / target).exists()  # no output that looks complete
     finally:
         ckpt.write_bytes(original)
+
+
+def test_a_code_change_reruns_the_rules_that_run_it_and_the_audit_says_stale(tmp_path):
+    # a scratch clone of the working tree, its package first on the path: free to edit
+    clone, work = tmp_path / "clone", tmp_path / "work"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, clone / name)
+    plugin = REPO / "plugins" / "snakemake-executor-plugin-submitit" / "src"
+    env = {**os.environ, "PYTHONPATH": f"{clone / 'src'}{os.pathsep}{plugin}"}
+    work.mkdir()
+
+    def planned(*edits: tuple[str, str]) -> dict[str, int]:
+        for module, text in edits:
+            path = clone / "src" / "lrtraj" / module
+            path.write_text(path.read_text() + text)
+        return planned_jobs(snakemake(work, "-n", target, repo=clone, env=env))
+
+    def audit():
+        cli = [sys.executable, "-m", "lrtraj.cli", "audit", target]
+        return subprocess.run(cli, cwd=work, env=env, capture_output=True, text=True)
+
+    target = "results/figures/lemma1.pdf"
+    snakemake(work, target, repo=clone, env=env)
+    assert planned() == {} and audit().returncode == 0
+    # a comment, or a module the quadratic rules do not run: nothing to do
+    assert planned(("plots/quadratic/lemma1.py", "# reworded\n")) == {}
+    assert planned(("plots/sidetrips.py", "\nEDITED = True\n")) == {}
+    # code of the figure's module: its figure reruns, not the simulation it reads
+    assert planned(("plots/quadratic/lemma1.py", "\nEDITED = True\n")) == {"quadratic_figure": 1}
+    stale = audit()
+    assert stale.returncode != 0
+    assert f"{target}: stale: built at " in stale.stderr
+    assert "lrtraj.plots.quadratic.lemma1" in stale.stderr and "simulate" not in stale.stderr
+    assert "results/quadratic/lemma1.parquet  [ok]" in stale.stdout

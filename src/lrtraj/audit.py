@@ -5,16 +5,20 @@ key-value metadata, figures in a ``.json`` sidecar (and the PDF metadata), every
 (checkpoints, weights, tables) in a ``<file>.prov.json`` sidecar. Each record lists its inputs
 with the sha256 they had when the artifact was built; the audit re-hashes them now and follows
 each input's own record, so a figure is traced to the burn-in checkpoints and config it came
-from, and any input missing or changed since is named.
+from, and any input missing or changed since is named. An artifact whose rule ran package code
+that differs now (the digests of its ``code`` param, ``lrtraj.codehash``) is ``stale``: named
+with the modules that changed and the commit it was built at.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrtraj import codehash
 from lrtraj.metrics import read_provenance
 from lrtraj.provenance import sha256_file
 
@@ -43,17 +47,24 @@ def provenance_of(path: str | Path) -> dict[str, Any] | None:
 @dataclass
 class Node:
     path: str
-    status: str  # "ok", "missing", "changed", "unreadable", "no provenance"
+    status: str  # "ok", "missing", "changed", "stale", "unreadable", "no provenance"
     rule: str | None = None
     git_commit: str | None = None
     git_dirty: bool | None = None
     params_sha256: str | None = None
     finished: str | None = None
+    stale_modules: list[str] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         bad = ("missing", "changed", "unreadable")
         own = [f"{self.path}: {self.status}"] if self.status in bad else []
+        if self.stale_modules:
+            own.append(
+                f"{self.path}: stale: built at {_commit(self.git_commit, self.git_dirty)} by "
+                f"code that differs in the checkout now ({_commit(*_current_commit())}): "
+                + ", ".join(self.stale_modules)
+            )
         return own + [p for child in self.children for p in child.problems()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +72,18 @@ class Node:
             **{k: v for k, v in self.__dict__.items() if k != "children"},
             "children": [c.to_dict() for c in self.children],
         }
+
+
+def _commit(commit: str | None, dirty: bool | None) -> str:
+    return (commit or "?")[:10] + ("+dirty" if dirty else "")
+
+
+@functools.cache
+def _current_commit() -> tuple[str | None, bool | None]:
+    from lrtraj.provenance import code_version
+
+    now = code_version()
+    return now["git_commit"], now["git_dirty"]
 
 
 def audit(path: str | Path, root: str | Path = ".", expected_sha256: str | None = None) -> Node:
@@ -88,6 +111,11 @@ def audit(path: str | Path, root: str | Path = ".", expected_sha256: str | None 
         params_sha256=record.get("params_sha256"),
         finished=record.get("finished"),
     )
+    code = (record.get("params") or {}).get("code")
+    if isinstance(code, dict) and code:
+        node.stale_modules = codehash.changed(code)
+        if node.stale_modules and status == "ok":
+            node.status = "stale"
     for child, digest in sorted(record.get("inputs", {}).items()):
         node.children.append(audit(child, root, digest))
     return node
@@ -95,7 +123,7 @@ def audit(path: str | Path, root: str | Path = ".", expected_sha256: str | None 
 
 def render(node: Node, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
     """A tree drawing, one line per artifact: status, rule, code version, config hash."""
-    commit = (node.git_commit or "?")[:10] + ("+dirty" if node.git_dirty else "")
+    commit = _commit(node.git_commit, node.git_dirty)
     info = f"[{node.status}]"
     if node.rule:
         info += f" rule {node.rule} @ {commit}, params {str(node.params_sha256)[:12]}"

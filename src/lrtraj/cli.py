@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             print(prepare_fashion_mnist(args.source, args.dest))
         elif args.command == "check-config":
             lrconfig.load(*args.files)
-            print("ok: " + " + ".join(["config/config.yaml", *map(str, args.files)]))
+            print("ok: " + " + ".join([str(lrconfig.DEFAULT_CONFIG), *map(str, args.files)]))
     except (FileNotFoundError, lrconfig.ConfigError) as err:
         print(f"lrtraj: {err}", file=sys.stderr)
         return 2

@@ -1,21 +1,27 @@
 """Configuration: schema validation plus the cross-key checks a JSON schema cannot express.
 
-The schema lives in ``workflow/schemas/config.schema.yaml`` (Snakemake validates against it
-before any job runs, through ``common.smk``); ``check`` adds the relations between keys. Every
-message names the offending key.
+The schema (``config.schema.yaml``) and the default config (``config.yaml``) are package data
+beside this module, so an installed wheel finds them as a checkout does; the workflow reads
+both from here (``Snakefile``, ``common.smk`` validates before any job runs). ``check`` adds the
+relations between keys. Every message names the offending key.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.resources
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# A path, not a Traversable: Snakemake's `configfile:` needs one, and every supported install
+# (wheel, editable, PYTHONPATH=src) puts the package in a directory.
+_PACKAGE_DATA = Path(str(importlib.resources.files("lrtraj")))
+SCHEMA_PATH = _PACKAGE_DATA / "config.schema.yaml"
+DEFAULT_CONFIG = _PACKAGE_DATA / "config.yaml"
 
 
 # libyaml's loader when present: the workflow parses every config and overlay on each
@@ -127,9 +133,6 @@ def check(cfg: Mapping[str, Any]) -> None:
         problems += config_problems(cfg["quadratic"])
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-DEFAULT_CONFIG = SCHEMA_PATH.parents[2] / "config" / "config.yaml"
 
 
 def deep_update(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

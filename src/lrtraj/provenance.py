@@ -15,7 +15,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# The checkout whose git commit describes this code: only a src/ layout (a checkout, or an
+# editable install of one). An installed wheel has no commit to ask: a venv inside some other
+# repository would otherwise report that repository's commit.
+_REPO_ROOT = _PACKAGE_DIR.parents[1] if _PACKAGE_DIR.parent.name == "src" else None
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -34,6 +38,8 @@ def hash_json(obj: Any) -> str:
 
 
 def _git(*args: str) -> str | None:
+    if _REPO_ROOT is None:
+        return None
     try:
         out = subprocess.run(
             ["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10, check=True

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import platform
+import re
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,12 +34,37 @@ log = logging.getLogger("lrtraj")
 PREEMPTED_EXIT_CODE = 75
 
 
+# First line of each attempt's section of a rule log; the count of them numbers the next attempt.
+ATTEMPT_HEADER = "===== lrtraj attempt"
+_ATTEMPT_RE = re.compile(rf"^{re.escape(ATTEMPT_HEADER)} (\d+)", re.MULTILINE)
+
+
+def _attempt_header(log_path: Path) -> str:
+    """The header of the next attempt in ``log_path``: attempt number, UTC time, host and the
+    SLURM job (and its requeue count) when run under SLURM."""
+    text = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    previous = _ATTEMPT_RE.findall(text)
+    attempt = max(map(int, previous), default=0) + 1
+    fields = [f"{ATTEMPT_HEADER} {attempt}", provenance.now_utc(), f"host {platform.node()}"]
+    if job_id := os.environ.get("SLURM_JOB_ID"):
+        restarts = os.environ.get("SLURM_RESTART_COUNT", "0")
+        fields.append(f"SLURM job {job_id} (requeue {restarts})")
+    return " | ".join(fields) + " =====\n"
+
+
 def setup_logging(log_path: str | Path | None) -> None:
-    """Send ``lrtraj`` logs to ``log_path`` (the rule's log) and stderr, line-buffered."""
+    """Send ``lrtraj`` logs to ``log_path`` (the rule's log) and stderr, line-buffered.
+
+    The log is appended to, under a header per attempt: a requeued (preempted, resumed) job
+    keeps the lines of its earlier attempts."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        path = Path(log_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = _attempt_header(path)
+        with open(path, "a") as handle:
+            handle.write(header)
+        handlers.append(logging.FileHandler(path, mode="a"))
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

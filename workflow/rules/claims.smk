@@ -28,6 +28,7 @@ rule claims:
         "logs/claims.log",
     threads: 1
     params:
+        code=code_of("claims.py"),
         experiment=EXP,
         fig10_experiments=[
             exp for exp in config["figures"]["fig10"]["experiments"] if exp != EXP
@@ -51,6 +52,8 @@ rule claims_figure:
     log:
         "logs/claims_figure.log",
     threads: 1
+    params:
+        code=code_of("plot_claims.py"),
     script:
         "../scripts/plot_claims.py"
 
@@ -66,6 +69,7 @@ rule effective_config:
         "logs/effective_config.log",
     threads: 1
     params:
+        code=code_of("effective_config.py"),
         experiments=EXPERIMENTS,
     script:
         "../scripts/effective_config.py"

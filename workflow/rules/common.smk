@@ -160,3 +160,17 @@ def trajectory_params(exp=EXP):
     do not change what it computes, so the job reads them from the config (no rerun)."""
     traj = EXPERIMENTS[exp]["trajectory"]
     return {k: v for k, v in traj.items() if k not in ("log_every", "checkpoint_every")}
+
+
+# >>> code: what each rule's `code` param holds (rules pass code_of(their script))
+from lrtraj import codehash
+
+
+def code_of(script):
+    """A digest of each lrtraj module that workflow/scripts/`script` imports, directly or not
+    (lrtraj.codehash), for the `code` param of the rules running it. Editing a module reruns
+    the rules that run it (a params change), and `lrtraj audit` names artifacts built from
+    other code as stale; comments and docstrings do not count."""
+    return codehash.modules(f"{workflow.basedir}/workflow/scripts/{script}")
+
+# <<< code

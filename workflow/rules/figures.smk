@@ -25,6 +25,7 @@ rule fig5:
         "logs/figures/fig5.log",
     threads: 1
     params:
+        code=code_of("plot_fig5.py"),
         figure=config["figures"]["fig5"],
         averaging=config["sidetrips"]["averaging"],
     script:
@@ -46,6 +47,7 @@ rule fig1:
         "logs/figures/fig1.log",
     threads: 1
     params:
+        code=code_of("plot_fig1.py"),
         figure=config["figures"]["fig1"],
         averaging=config["sidetrips"]["averaging"],
     script:
@@ -66,6 +68,7 @@ rule table1:
         "logs/figures/table1.log",
     threads: 1
     params:
+        code=code_of("table1.py"),
         equivalence=config["table1"],
     script:
         "../scripts/table1.py"
@@ -86,6 +89,7 @@ rule fig14:
         "logs/figures/fig14.log",
     threads: 1
     params:
+        code=code_of("plot_fig14.py"),
         figure=config["figures"]["fig14"],
         families=list(config["sidetrips"]["averaging"]),
     script:
@@ -111,6 +115,7 @@ rule fig10:
         "logs/figures/fig10.log",
     threads: 1
     params:
+        code=code_of("plot_fig10.py"),
         figure=config["figures"]["fig10"],
         inputs={
             exp: fig10_inputs(exp) for exp in config["figures"]["fig10"]["experiments"]
@@ -138,6 +143,7 @@ rule fig6:
         "logs/figures/fig6.log",
     threads: 1
     params:
+        code=code_of("plot_fig6.py"),
         figure=config["figures"]["fig6"],
     script:
         "../scripts/plot_fig6.py"
@@ -157,5 +163,7 @@ rule fig8:
     log:
         "logs/figures/fig8.log",
     threads: 1
+    params:
+        code=code_of("plot_fig8.py"),
     script:
         "../scripts/plot_fig8.py"

@@ -23,6 +23,7 @@ rule probe_sweep:
     params:
         **probe_params(),
         # the checkpoint list itself is not read here: adding a step runs only its job
+        code=code_of("probe_sweep.py"),
         sweep={k: v for k, v in PROBE_CFG["sweep"].items() if k != "checkpoints"},
     script:
         "../scripts/probe_sweep.py"
@@ -45,6 +46,7 @@ rule probe_fixed_batch:
         **TRAIN_RESOURCES,
     params:
         **probe_params("fixed_batch"),
+        code=code_of("probe_fixed_batch.py"),
     script:
         "../scripts/probe_fixed_batch.py"
 
@@ -63,6 +65,7 @@ rule probe_alignment:
         **TRAIN_RESOURCES,
     params:
         **probe_params("alignment"),
+        code=code_of("probe_alignment.py"),
         optimizer=config["optimizer"],
         lr=PROBE_CFG["alignment"].get(
             "lr", config["sidetrips"].get("lr", config["trajectory"]["lr"])
@@ -90,6 +93,7 @@ rule fig2:
         "benchmarks/figures/fig2.tsv"
     threads: 1
     params:
+        code=code_of("probe_figure.py"),
         figure="fig2",
         fig2=PROBE_CFG["fig2"],
     script:
@@ -113,6 +117,7 @@ rule fig12:
         "benchmarks/figures/fig12.tsv"
     threads: 1
     params:
+        code=code_of("probe_figure.py"),
         figure="fig12",
     script:
         "../scripts/probe_figure.py"
@@ -136,6 +141,7 @@ rule fig13:
         "benchmarks/figures/fig13.tsv"
     threads: 1
     params:
+        code=code_of("probe_figure.py"),
         figure="fig13",
     script:
         "../scripts/probe_figure.py"
@@ -159,6 +165,7 @@ rule fig3:
         "benchmarks/figures/fig3.tsv"
     threads: 1
     params:
+        code=code_of("probe_figure.py"),
         figure="fig3",
     script:
         "../scripts/probe_figure.py"
@@ -181,6 +188,7 @@ rule fig7:
         "benchmarks/figures/fig7.tsv"
     threads: 1
     params:
+        code=code_of("probe_figure.py"),
         figure="fig7",
     script:
         "../scripts/probe_figure.py"

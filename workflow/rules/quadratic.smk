@@ -30,6 +30,7 @@ rule quadratic_simulate:
         experiment="|".join(map(re.escape, QUADRATIC_EXPERIMENTS)),
     threads: 1
     params:
+        code=code_of("quadratic_simulate.py"),
         experiment=lambda w: w.experiment,
         seed=QUADRATIC_CFG["seed"],
         chains=lambda w: QUADRATIC_CFG[w.experiment].get(
@@ -59,6 +60,7 @@ rule quadratic_figure:
         figure="|".join(map(re.escape, QUADRATIC_FIGURES)),
     threads: 1
     params:
+        code=code_of("quadratic_figure.py"),
         figure=lambda w: w.figure,
     script:
         "../scripts/quadratic_figure.py"

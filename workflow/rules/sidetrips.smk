@@ -12,6 +12,7 @@ rule sidetrip:
     resources:
         **TRAIN_RESOURCES,
     params:
+        code=code_of("sidetrip.py"),
         run=lambda w: run_params(w.exp),
         sidetrip=sidetrip_params,
         resume=lambda w: (
@@ -39,6 +40,7 @@ rule sidetrip_summary:
         "logs/{exp}/sidetrips/summary.log",
     threads: 1
     params:
+        code=code_of("sidetrip_summary.py"),
         splits=["train", "test"],
     script:
         "../scripts/sidetrip_summary.py"
@@ -56,6 +58,7 @@ rule sidetrip_distances:
         "logs/{exp}/sidetrips/branch{branch}/distances.log",
     threads: 1
     params:
+        code=code_of("sidetrip_distances.py"),
         runs=lambda w: distance_runs(w.exp),
         families=lambda w: list(EXPERIMENTS[w.exp]["sidetrips"]["averaging"]),
     script:

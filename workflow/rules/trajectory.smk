@@ -10,6 +10,7 @@ rule burn_in:
     resources:
         **TRAIN_RESOURCES,
     params:
+        code=code_of("burn_in.py"),
         run=lambda w: run_params(w.exp),
         trajectory=lambda w: trajectory_params(w.exp),
         checkpoint_steps=CHECKPOINT_STEPS,

@@ -18,6 +18,7 @@ rule twin:
     resources:
         **TRAIN_RESOURCES,
     params:
+        code=code_of("twin.py"),
         run=lambda w: run_params(w.exp),
         twin=lambda w: twin_params(w.exp),
         resume=lambda w: f"results/{w.exp}/twins/seed{w.seed}/.resume.pt",
@@ -35,6 +36,7 @@ rule twin_distances:
         "logs/{exp}/twins/distances.log",
     threads: 1
     params:
+        code=code_of("twin_distances.py"),
         seeds=lambda w: EXPERIMENTS[w.exp]["twins"]["data_seeds"],
     script:
         "../scripts/twin_distances.py"

@@ -1,7 +1,7 @@
 """Typed config of a training job: the validated sections it reads, as frozen dataclasses.
 
 Built once per job from the validated config (``TrainingConfig.from_config``). Defaults live in
-the schema alone (``workflow/schemas/config.schema.yaml``, filled in by validation): a section
+the schema alone (``lrtraj/config.schema.yaml``, filled in by validation): a section
 missing a key here is a config that skipped validation, and is refused naming the key. What a
 run computes is fingerprinted from these objects (``fingerprint``), not from key lists.
 """
