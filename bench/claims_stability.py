@@ -70,9 +70,9 @@ def seed_overlay(cfg: dict, k: int) -> dict:
 
 
 def merged_config(config: Path | None) -> dict:
-    from lrtraj.config import read_yaml
+    from lrtraj.config import DEFAULT_CONFIG, read_yaml
 
-    cfg = read_yaml(ROOT / "config" / "config.yaml")
+    cfg = read_yaml(DEFAULT_CONFIG)
     if config is not None:
         from snakemake.utils import update_config
 
@@ -146,9 +146,9 @@ def score_set(work: Path, overlays: list[Path], k: int) -> pd.DataFrame:
     """Score one finished set with the working tree's scorecard."""
     from snakemake.utils import update_config
 
-    from lrtraj.config import read_yaml
+    from lrtraj.config import DEFAULT_CONFIG, read_yaml
 
-    cfg = read_yaml(ROOT / "config" / "config.yaml")
+    cfg = read_yaml(DEFAULT_CONFIG)
     for path in overlays:
         update_config(cfg, read_yaml(path))
     card = scorecard_of(work, cfg)
