@@ -19,7 +19,7 @@ rule probe_sweep:
         ckpt=r"\d+",
     conda:
         ENV
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:
@@ -44,7 +44,7 @@ rule probe_fixed_batch:
         f"benchmarks/{EXP}/probes/fixed_batch.tsv"
     conda:
         ENV
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:
@@ -64,7 +64,7 @@ rule probe_alignment:
         f"benchmarks/{EXP}/probes/alignment.tsv"
     conda:
         ENV
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

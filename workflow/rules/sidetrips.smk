@@ -10,7 +10,7 @@ rule sidetrip:
         "benchmarks/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.tsv"
     conda:
         ENV
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

@@ -8,7 +8,7 @@ rule burn_in:
         "benchmarks/{exp}/burn_in.tsv"
     conda:
         ENV
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

@@ -16,7 +16,7 @@ rule twin:
         "benchmarks/{exp}/twins/seed{seed}.tsv"
     conda:
         ENV
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

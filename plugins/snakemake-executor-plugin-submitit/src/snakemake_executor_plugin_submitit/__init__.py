@@ -6,9 +6,15 @@ rule declares (:mod:`.resources`). The controller stays where it was started (th
 jobs run the same ``python -m snakemake`` job command on the compute nodes, so the working
 directory and the submitit folder must be on a filesystem shared with them.
 
+Submission: the jobs that are ready together and ask for the same allocation (side-trips) go
+out as one SLURM job array through submitit's batch submission (one ``sbatch``). Jobs with GPUs
+go to ``partition``, jobs without to ``cpu-partition`` when set; the workflow runs its light
+rules (figures, summaries) on the controller as ``localrules``. A ``--time`` over the
+partition's MaxTime is refused before submission.
 Status: one ``sacct`` call per polling round for all jobs, with back-off (:mod:`.status`).
 Cancel (Ctrl-C, i.e. SIGINT): one ``scancel`` for every submitted job. Preemption and time-limit
-warnings: the job wrapper requeues a job that checkpointed (:mod:`.job`).
+warnings: the job wrapper requeues a job that checkpointed (:mod:`.job`). After the run: an
+efficiency report from sacct, and old logs of successful jobs pruned (:mod:`.report`).
 """
 
 import os
@@ -31,8 +37,28 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
 
 from .job import SnakemakeJob
-from .resources import ResourceError, local_parameters, parse_sbatch_options, slurm_parameters
-from .status import Backoff, Verdict, judge, local_state, parse_sacct, read_outcome, sacct_command
+from .report import prune_logs, write_report
+from .resources import (
+    ResourceError,
+    check_max_time,
+    job_name,
+    local_parameters,
+    parse_max_times,
+    parse_sbatch_options,
+    slurm_parameters,
+)
+from .status import (
+    REQUEUABLE_STATES,
+    Backoff,
+    Verdict,
+    judge,
+    local_state,
+    parse_sacct,
+    parse_squeue,
+    read_outcome,
+    sacct_command,
+    squeue_command,
+)
 
 CLUSTERS = ("slurm", "local", "debug")
 # A final state without a result file: wait this long for a shared filesystem to show it.
@@ -58,7 +84,15 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None,
         metadata={
             "type": str,  # argparse needs a callable, not the union
-            "help": "SLURM partition (a rule's slurm_partition resource wins)",
+            "help": "SLURM partition of jobs with GPUs, and of all jobs when cpu-partition is "
+            "not set (a rule's slurm_partition resource wins)",
+        },
+    )
+    cpu_partition: str | None = field(
+        default=None,
+        metadata={
+            "type": str,  # argparse needs a callable, not the union
+            "help": "SLURM partition of jobs that ask for no GPU",
         },
     )
     account: str | None = field(
@@ -80,8 +114,8 @@ class ExecutorSettings(ExecutorSettingsBase):
         default=None,
         metadata={
             "type": str,  # argparse needs a callable, not the union
-            "help": "extra sbatch long options for every job, e.g. '--qos=normal "
-            "--constraint=a100' (a rule's slurm_extra resource adds to them)",
+            "help": "extra sbatch long options for every job, e.g. '--mail-type=FAIL' (a rule's "
+            "slurm_extra resource adds to them; qos, constraint... are resources)",
         },
     )
     signal_delay_s: int = field(
@@ -102,9 +136,34 @@ class ExecutorSettings(ExecutorSettingsBase):
             "fifth of the age of the youngest running job"
         },
     )
-    max_requeues: int = field(
+    no_requeue: bool = field(
+        default=False,
+        metadata={
+            "help": "submit with --no-requeue (default: --requeue, so that preempted jobs and jobs of failed nodes are "
+            "requeued even where the cluster's JobRequeue=0)"
+        },
+    )
+    max_timeouts: int = field(
+        default=3,
+        metadata={"help": "requeues after time-limit warnings (submitit's max_num_timeout)"},
+    )
+    max_preemptions: int = field(
         default=10,
-        metadata={"help": "requeues after preemption/time-limit warnings before a job fails"},
+        metadata={"help": "requeues after preemptions or node failures before a job fails"},
+    )
+    no_arrays: bool = field(
+        default=False,
+        metadata={
+            "help": "one sbatch per job (default: jobs that are ready together and ask for the "
+            "same resources go out as one SLURM job array)"
+        },
+    )
+    keep_logs_days: float = field(
+        default=7.0,
+        metadata={
+            "help": "at start, delete the logs of successful jobs older than this many days "
+            "(failed jobs' logs are kept)"
+        },
     )
 
 
@@ -145,6 +204,12 @@ class Executor(RemoteExecutor):
         self.status_rounds = 0
         self.status_calls = 0
         self._sacct_failures = 0  # consecutive
+        self._partition_limits: tuple[dict[str, int | None], str | None] | None = None
+        self._judged: list[str] = []  # SLURM job ids, for the efficiency report
+        if self.settings.keep_logs_days >= 0:
+            pruned = prune_logs(Path(self.settings.folder), self.settings.keep_logs_days)
+            if pruned:
+                self.logger.info(f"submitit: pruned {pruned} logs of successful jobs")
 
     # -- submission ---------------------------------------------------------------------------
 
@@ -152,47 +217,115 @@ class Executor(RemoteExecutor):
         """Snakemake's job command as an argument list (it is never handed to a shell)."""
         return shlex.split(self.format_job_exec(job))
 
-    def _executor(self, job: JobExecutorInterface) -> submitit.Executor:
-        folder = self.run_folder / job.name  # files named by job id: one log per job
+    def _parameters(self, job: JobExecutorInterface) -> dict:
+        """submitit parameters of one job (raises ResourceError before anything is submitted)."""
         resources = dict(job.resources.items())
         delay = self.settings.signal_delay_s
-        if self.settings.cluster == "slurm":
-            executor = submitit.SlurmExecutor(folder=folder)
-            executor.update_parameters(
-                **slurm_parameters(
-                    resources,
-                    job.threads,
-                    name=f"smk-{job.name}",
-                    partition=self.settings.partition,
-                    account=self.settings.account,
-                    sbatch_extra=self.settings.sbatch_extra,
-                    signal_delay_s=delay,
-                )
-            )
-            return executor
         if self.settings.cluster == "local":
-            executor = submitit.LocalExecutor(folder=folder)
-            executor.update_parameters(**local_parameters(resources, signal_delay_s=delay))
-            return executor
-        return submitit.DebugExecutor(folder=folder)
+            return local_parameters(resources, signal_delay_s=delay)
+        if self.settings.cluster == "debug":
+            return {}
+        params = slurm_parameters(
+            resources,
+            job.threads,
+            name=job_name(job.name, getattr(job, "wildcards_dict", None)),
+            partition=self.settings.partition,
+            cpu_partition=self.settings.cpu_partition,
+            account=self.settings.account,
+            sbatch_extra=self.settings.sbatch_extra,
+            signal_delay_s=delay,
+            requeue=not self.settings.no_requeue,
+        )
+        check_max_time(job.name, params, *self._max_times(), signal_delay_s=delay)
+        return params
+
+    def _max_times(self) -> tuple[dict[str, int | None], str | None]:
+        """Each partition's MaxTime, asked once per run (none known: nothing is checked)."""
+        if self._partition_limits is None:
+            command = ["scontrol", "show", "partition", "--oneliner"]
+            try:
+                proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+                self._partition_limits = parse_max_times(proc.stdout)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                self.logger.warning(f"scontrol show partition failed ({e}): MaxTime not checked")
+                self._partition_limits = ({}, None)
+        return self._partition_limits
+
+    def _executor(self, folder: Path, params: dict) -> submitit.Executor:
+        if self.settings.cluster == "slurm":
+            executor = submitit.SlurmExecutor(
+                folder=folder, max_num_timeout=self.settings.max_timeouts
+            )
+        elif self.settings.cluster == "local":
+            executor = submitit.LocalExecutor(
+                folder=folder, max_num_timeout=self.settings.max_timeouts
+            )
+        else:
+            return submitit.DebugExecutor(folder=folder)
+        executor.update_parameters(**params)
+        return executor
+
+    def _function(self, job: JobExecutorInterface) -> SnakemakeJob:
+        return SnakemakeJob(
+            self.job_argv(job),
+            os.getcwd(),
+            max_timeouts=self.settings.max_timeouts,
+            max_preemptions=self.settings.max_preemptions,
+        )
+
+    def run_jobs(self, jobs: list[JobExecutorInterface]) -> None:
+        """Jobs of one rule with the same parameters go out as one job array (one sbatch)."""
+        groups: dict[tuple, list[tuple[JobExecutorInterface, dict]]] = {}
+        for job in jobs:
+            self.run_job_pre(job)
+            try:
+                params = self._parameters(job)
+            except Exception as e:  # bad resources: this job fails, before any submission
+                self.report_job_error(SubmittedJobInfo(job), msg=f"submitit: {e}")
+                continue
+            same = {k: v for k, v in params.items() if k != "job_name"}
+            arrayable = not self.settings.no_arrays and self.settings.cluster == "slurm"
+            key = (job.name, repr(sorted(same.items()))) if arrayable else (id(job),)
+            groups.setdefault(key, []).append((job, params))
+        for members in groups.values():
+            if len(members) == 1:
+                self._submit([job for job, _ in members], members[0][1])
+            else:
+                (job, params), n = members[0], len(members)
+                self._submit(
+                    [j for j, _ in members], {**params, "job_name": f"smk-{job.name}-x{n}"}
+                )
 
     def run_job(self, job: JobExecutorInterface) -> None:
+        self.run_jobs([job])
+
+    def _submit(self, jobs: list[JobExecutorInterface], params: dict) -> None:
+        """One submission (an array when there are several jobs) through submitit."""
+        # files named by job id (array tasks: <array>_<task>): one log per job
+        folder = self.run_folder / (jobs[0].name if len(jobs) == 1 else params["job_name"])
         try:
-            executor = self._executor(job)
-            function = SnakemakeJob(self.job_argv(job), os.getcwd(), self.settings.max_requeues)
+            executor = self._executor(folder, params)
             with submitit.helpers.clean_env():  # no SLURM_* of an enclosing allocation
-                sjob = executor.submit(function)
-        except Exception as e:  # bad resources, sbatch refusing the job: this job fails
-            self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
+                if len(jobs) == 1:
+                    sjobs = [executor.submit(self._function(jobs[0]))]
+                else:
+                    with executor.batch():
+                        delayed = [executor.submit(self._function(job)) for job in jobs]
+                    sjobs = delayed
+        except Exception as e:  # sbatch refusing the job(s): these jobs fail
+            for job in jobs:
+                self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
             return
-        log = sjob.paths.stdout
-        self.logger.info(
-            f"Job {job.jobid} submitted as {self.settings.cluster} job {sjob.job_id} (log: {log})."
-        )
-        with self._lock:
-            self._submitted[sjob.job_id] = sjob
-        aux = {"submitit": sjob, "log": log, "since": time.monotonic()}
-        self.report_job_submission(SubmittedJobInfo(job, external_jobid=sjob.job_id, aux=aux))
+        for job, sjob in zip(jobs, sjobs, strict=True):
+            log = sjob.paths.stdout
+            self.logger.info(
+                f"Job {job.jobid} submitted as {self.settings.cluster} job {sjob.job_id} "
+                f"({params.get('job_name', job.name)}; log: {log})."
+            )
+            with self._lock:
+                self._submitted[sjob.job_id] = sjob
+            aux = {"submitit": sjob, "log": log, "since": time.monotonic()}
+            self.report_job_submission(SubmittedJobInfo(job, external_jobid=sjob.job_id, aux=aux))
 
     # -- status -------------------------------------------------------------------------------
 
@@ -218,7 +351,24 @@ class Executor(RemoteExecutor):
             self.logger.warning(f"sacct failed ({problem}); job states unknown this round")
             return None
         self._sacct_failures = 0
-        return parse_sacct(proc.stdout)
+        states = parse_sacct(proc.stdout)
+        return self._requeued(states)
+
+    def _requeued(self, states: dict[str, str]) -> dict[str, str]:
+        """PREEMPTED/NODE_FAIL jobs that SLURM requeued: squeue's state instead (status.py)."""
+        maybe = [job_id for job_id, state in states.items() if state in REQUEUABLE_STATES]
+        if not maybe:
+            return states
+        try:
+            proc = subprocess.run(
+                squeue_command(maybe), capture_output=True, text=True, timeout=120
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self.logger.warning(f"squeue failed ({e}); preempted jobs taken as running")
+            return {**states, **dict.fromkeys(maybe, "PENDING")}
+        if proc.returncode != 0:  # e.g. "Invalid job id" once every one of them has left
+            return states
+        return {**states, **{j: s for j, s in parse_squeue(proc.stdout).items() if j in states}}
 
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
@@ -269,6 +419,7 @@ class Executor(RemoteExecutor):
             with self._lock:
                 self._submitted.pop(job_id, None)
             self._unsure_since.pop(job_id, None)
+            self._judged.append(job_id)
             if verdict is Verdict.SUCCESS:
                 self.report_job_success(info)
             else:
@@ -280,6 +431,13 @@ class Executor(RemoteExecutor):
             self.logger.info(
                 f"submitit: {self.status_rounds} status rounds, {self.status_calls} sacct calls."
             )
+        if self.settings.cluster == "slurm" and self._judged:
+            path = self.run_folder / "cluster_report.md"
+            try:
+                write_report(self._judged, path)
+                self.logger.info(f"submitit: efficiency report in {path}")
+            except (OSError, subprocess.SubprocessError) as e:
+                self.logger.warning(f"submitit: no efficiency report ({e})")
         super().shutdown()
 
     # -- cancel -------------------------------------------------------------------------------
