@@ -198,7 +198,7 @@ def test_array_tasks_are_parsed_one_by_one():
 
 def test_preempted_and_node_fail_are_final_only_when_not_requeued():
     # the executor asks squeue for these, and uses its state while the job is queued again
-    assert REQUEUABLE_STATES == {"PREEMPTED", "NODE_FAIL"}
+    assert {"PREEMPTED", "NODE_FAIL"} == REQUEUABLE_STATES
     assert judge("error", "PREEMPTED") is Verdict.FAILED  # squeue no longer lists it
 
 

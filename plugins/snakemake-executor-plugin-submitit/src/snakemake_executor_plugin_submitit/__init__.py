@@ -139,8 +139,8 @@ class ExecutorSettings(ExecutorSettingsBase):
     no_requeue: bool = field(
         default=False,
         metadata={
-            "help": "submit with --no-requeue (default: --requeue, so that preempted jobs and jobs of failed nodes are "
-            "requeued even where the cluster's JobRequeue=0)"
+            "help": "submit with --no-requeue (default: --requeue, so that preempted jobs and "
+            "jobs of failed nodes are requeued even where the cluster's JobRequeue=0)"
         },
     )
     max_timeouts: int = field(

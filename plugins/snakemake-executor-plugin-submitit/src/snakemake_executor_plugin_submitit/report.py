@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-
 REPORT_FIELDS = (
     "JobID",
     "JobName",

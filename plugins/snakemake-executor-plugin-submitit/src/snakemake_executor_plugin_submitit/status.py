@@ -21,8 +21,8 @@ Rules, from running submitit jobs on a real SLURM:
 from __future__ import annotations
 
 import enum
-import re
 import pickle
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
