@@ -93,7 +93,7 @@ def finish(proc: subprocess.Popen, workdir: Path, limit_s: float = 900) -> str:
 def submitted(workdir: Path) -> dict[str, str]:
     """{Snakemake job id: SLURM job id} from the controller's output."""
     text = (workdir / "snakemake.out").read_text()
-    return dict(re.findall(r"Job (\d+) submitted as slurm job (\d+)", text))
+    return dict(re.findall(r"Job (\d+) submitted as slurm job ([\d_]+)", text))
 
 
 def sacct(job_ids, fields=("JobIDRaw", "JobName", "State", "Timelimit", "AllocTRES")):
@@ -104,7 +104,7 @@ def sacct(job_ids, fields=("JobIDRaw", "JobName", "State", "Timelimit", "AllocTR
 
 
 def queued(job_ids) -> set[str]:
-    out = command("squeue", "-h", "-o", "%i", "-j", ",".join(sorted(job_ids)))
+    out = command("squeue", "-h", "--array", "-o", "%i", "-j", ",".join(sorted(job_ids)))
     return set(out.split()) & set(job_ids)
 
 
@@ -183,40 +183,56 @@ def counted_sacct(tmp_path):
 # -- the DAG ----------------------------------------------------------------------------------
 
 
-def test_tiny_dag_runs_on_slurm_with_gpus_for_training_jobs(slurm, tmp_path, counted_sacct):
-    # GPUs and memory for training jobs come from the config; one data seed keeps it short
-    gpus = overlay(
-        tmp_path,
-        "gpus",
-        {"resources": {"gpus": 1, "mem_mb": 1000}, "sidetrips": {"data_seeds": [0]}},
+# paper-shaped requests (config/cifar10.yaml's, scaled to the test cluster), in the names of
+# snakemake-executor-plugin-slurm
+PAPER_RESOURCES = {"gpu": 1, "cpus_per_task": 4, "mem_mb": 1000, "runtime": 10}
+
+
+def test_paper_shaped_dag_on_slurm_training_on_gpus_light_rules_local_sidetrips_as_array(
+    slurm, tmp_path, counted_sacct
+):
+    paper = overlay(
+        tmp_path, "paper", {"resources": PAPER_RESOURCES, "sidetrips": {"data_seeds": [0]}}
     )
     target = "results/figures/fig5.pdf"
+    partitions = ("--submitit-partition", "gpu", "--submitit-cpu-partition", "cpu")
     proc = start_snakemake(
-        tmp_path, "--profile", str(SLURM_PROFILE), target, "--configfile", str(TINY), str(gpus)
-    )
+        tmp_path, "--profile", str(SLURM_PROFILE), *partitions, target,
+        "--configfile", str(TINY), str(paper),
+    )  # fmt: skip
     out = finish(proc, tmp_path)
     logged = counted_sacct.read_text().splitlines()  # before this test's own sacct calls
     assert proc.returncode == 0, out[-5000:]
     assert (tmp_path / "results/figures/fig5.pdf").read_bytes().startswith(b"%PDF")
+    assert "localrule fig5:" in out  # the figure ran on the controller, in no partition
 
-    jobs = sacct(submitted(tmp_path).values())
-    assert len(jobs) >= 1 + 5 + 1 and {j["State"] for j in jobs} == {"COMPLETED"}
-    for j in jobs:
-        training = j["JobName"] in {"smk-burn_in", "smk-sidetrip"}
-        assert ("gres/gpu=1" in j["AllocTRES"]) == training, j
-        assert ("mem=1000M" in j["AllocTRES"]) == training, j
+    jobs = sacct(
+        submitted(tmp_path).values(),
+        ("JobID", "JobName", "Partition", "State", "AllocCPUS", "AllocTRES"),
+    )
+    assert len(jobs) == 1 + 5 and {j["State"] for j in jobs} == {"COMPLETED"}
+    for j in jobs:  # only training jobs went to SLURM, each with what the config asked for
+        assert j["JobName"].startswith(("smk-burn_in-tiny", "smk-sidetrip-x")), j
+        assert j["Partition"] == "gpu" and j["AllocCPUS"] == "4", j
+        assert "gres/gpu=1" in j["AllocTRES"] and "mem=1000M" in j["AllocTRES"], j
+    # the five side-trips were ready together: one sbatch, one array
+    arrays = {j["JobID"].split("_")[0] for j in jobs if j["JobName"].startswith("smk-sidetrip")}
+    assert len(arrays) == 1
+    report = next((tmp_path / ".snakemake/submitit").glob("*/cluster_report.md")).read_text()
+    assert report.count("| COMPLETED |") == 6
 
     # one sacct call per status round, for all active jobs at once, and no other caller
+    status = [line for line in logged if "--allocations" in line]
     rounds, calls = map(int, re.search(r"(\d+) status rounds, (\d+) sacct calls", out).groups())
-    assert len(logged) == calls <= rounds
-    assert max(len(line.split("--jobs ")[1].split(",")) for line in logged) >= 5
+    assert len(status) == calls <= rounds
+    assert max(len(line.split("--jobs ")[1].split(",")) for line in status) >= 5
 
 
 def test_failures_gpu_models_and_padded_time_limits(slurm, tmp_path):
     (tmp_path / "Snakefile").write_text(
         """
 rule all:
-    input: "minute.txt", "gpu.txt", "fails.txt"
+    input: "minute.txt", "gpu.txt", "fails.txt", "typo.txt", "long.txt"
 
 # a 1-minute rule: submitit's USR2 comes 90 s before the limit, so the limit must be padded
 rule minute:
@@ -232,6 +248,18 @@ rule gpu:
 rule fails:
     output: "fails.txt"
     shell: "echo about to fail >&2; exit 3"
+
+# a resource name no plugin knows: refused, never dropped
+rule typo:
+    output: "typo.txt"
+    resources: gpus_per_node=1
+    shell: "touch {output}"
+
+# over the gpu partition's MaxTime of 2 days (with the 90 s warning): would pend forever
+rule long:
+    output: "long.txt"
+    resources: runtime=2880
+    shell: "touch {output}"
 """
     )
     proc = start_snakemake(
@@ -240,6 +268,8 @@ rule fails:
     out = finish(proc, tmp_path)
     assert proc.returncode != 0
     assert "Error in rule fails" in out and "state FAILED" in out
+    assert "unsupported resource(s) gpus_per_node" in out
+    assert "rule long: --time=2882 min" in out and "MaxTime of 2880 min" in out
     assert (tmp_path / "minute.txt").read_text() == "done\n"
     assert (tmp_path / "gpu.txt").read_text().strip() != ""
     jobs = {j["JobName"]: j for j in sacct(submitted(tmp_path).values())}
@@ -247,6 +277,7 @@ rule fails:
     assert jobs["smk-minute"]["Timelimit"] == "00:03:00"  # 1 min + 90 s, rounded up
     assert "gres/gpu=1" in jobs["smk-gpu"]["AllocTRES"]
     assert jobs["smk-fails"]["State"] == "FAILED"
+    assert not {"smk-typo", "smk-long"} & set(jobs)  # refused before submission
 
 
 def test_ctrl_c_cancels_every_submitted_job(slurm, tmp_path):
@@ -311,7 +342,7 @@ def resumed_at(job_log: Path) -> list[int]:
     return [int(s) for s in re.findall(r"resumed from .* at step (\d+)", job_log.read_text())]
 
 
-def test_preempted_training_resumes_bit_identically_after_real_requeues(
+def test_training_resumes_bit_identically_after_a_warning_and_a_real_preemption(
     slurm, uninterrupted, tmp_path
 ):
     long = overlay(tmp_path, "long", LONG_BURN_IN)
@@ -332,17 +363,26 @@ def test_preempted_training_resumes_bit_identically_after_real_requeues(
     (signalled,) = resumed_at(job_log)
     assert 300 <= signalled < 1500  # where the signal came, before the periodic checkpoint
 
-    # 2. an admin's (or the scheduler's) requeue without warning: the job is killed, the
-    # killed attempt leaves an `error` result, and the job must not be reported failed
+    # 2. real preemption: a job in the higher-priority partition `urgent` needs the whole node;
+    # SLURM (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE) kills the burn-in without
+    # warning and requeues it; the killed attempt leaves an `error` result, sacct says PREEMPTED,
+    # and the job must not be reported failed
     wait_until(lambda: progress(tmp_path) > 1500 + 100, "progress past the checkpoint at 1500")
-    command("scontrol", "requeue", job)
+    urgent = command(
+        "sbatch", "--parsable", "--partition=urgent", "--exclusive", "--job-name=urgent",
+        f"--output={tmp_path}/urgent.out", "--wrap", "sleep 5",
+    ).strip()  # fmt: skip
+    wait_until(lambda: job_state(job) == "PENDING", "the burn-in preempted and requeued")
+    wait_until(lambda: not queued({urgent}), "the urgent job to finish")
     release_requeued(job)
-    assert proc.poll() is None, "the controller gave up on a requeued job"
+    assert proc.poll() is None, "the controller gave up on a preempted job"
 
     out = finish(proc, tmp_path)
     assert proc.returncode == 0, out[-5000:]
     assert resumed_at(job_log)[1] == 1500  # the last periodic checkpoint before the kill
     assert "Error" not in out
+    attempts = command("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job).split()
+    assert attempts[-1] == "COMPLETED" and "PREEMPTED" in attempts
     assert_same_burn_in(tmp_path, uninterrupted)
 
 

@@ -25,7 +25,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import submitit
@@ -34,7 +33,7 @@ from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
-from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
+from snakemake_interface_executor_plugins.settings import CommonSettings
 
 from .job import SnakemakeJob
 from .report import prune_logs, write_report
@@ -47,6 +46,7 @@ from .resources import (
     parse_sbatch_options,
     slurm_parameters,
 )
+from .settings import CLUSTERS, ExecutorSettings
 from .status import (
     REQUEUABLE_STATES,
     Backoff,
@@ -60,111 +60,12 @@ from .status import (
     squeue_command,
 )
 
-CLUSTERS = ("slurm", "local", "debug")
 # A final state without a result file: wait this long for a shared filesystem to show it.
 RESULT_GRACE_S = 60.0
 # Unknown to sacct and no result: slurmdbd lags behind slurmctld; after this, give up.
 UNKNOWN_GRACE_S = 600.0
 # sacct failing this many rounds in a row: trust `error` result files without it.
 SACCT_OUTAGE_ROUNDS = 5
-
-
-# No `from __future__ import annotations`: Snakemake builds its CLI from these field types.
-@dataclass
-class ExecutorSettings(ExecutorSettingsBase):
-    cluster: str = field(
-        default="slurm",
-        metadata={
-            "help": "submitit cluster: slurm (sbatch), local (subprocesses on this machine, "
-            "for laptops and tests) or debug (in the controller process, one job at a time)",
-            "choices": list(CLUSTERS),
-        },
-    )
-    partition: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "SLURM partition of jobs with GPUs, and of all jobs when cpu-partition is "
-            "not set (a rule's slurm_partition resource wins)",
-        },
-    )
-    cpu_partition: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "SLURM partition of jobs that ask for no GPU",
-        },
-    )
-    account: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "SLURM account (a rule's slurm_account resource wins)",
-        },
-    )
-    folder: Path = field(
-        default=Path(".snakemake/submitit"),
-        metadata={
-            "help": "submitit folder (job pickles and one log per job), on a filesystem shared "
-            "with the compute nodes; each run uses a fresh subfolder, as SLURM job ids repeat "
-            "across clusters"
-        },
-    )
-    sbatch_extra: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "extra sbatch long options for every job, e.g. '--mail-type=FAIL' (a rule's "
-            "slurm_extra resource adds to them; qos, constraint... are resources)",
-        },
-    )
-    signal_delay_s: int = field(
-        default=90,
-        metadata={
-            "help": "seconds between submitit's USR2 warning and the time limit; added to each "
-            "rule's runtime so the warning never comes before the declared runtime"
-        },
-    )
-    status_interval_min: float = field(
-        default=2.0,
-        metadata={"help": "shortest interval (s) between status rounds (one sacct call each)"},
-    )
-    status_interval_max: float = field(
-        default=60.0,
-        metadata={
-            "help": "longest interval (s) between status rounds; in between, the interval is a "
-            "fifth of the age of the youngest running job"
-        },
-    )
-    no_requeue: bool = field(
-        default=False,
-        metadata={
-            "help": "submit with --no-requeue (default: --requeue, so that preempted jobs and "
-            "jobs of failed nodes are requeued even where the cluster's JobRequeue=0)"
-        },
-    )
-    max_timeouts: int = field(
-        default=3,
-        metadata={"help": "requeues after time-limit warnings (submitit's max_num_timeout)"},
-    )
-    max_preemptions: int = field(
-        default=10,
-        metadata={"help": "requeues after preemptions or node failures before a job fails"},
-    )
-    no_arrays: bool = field(
-        default=False,
-        metadata={
-            "help": "one sbatch per job (default: jobs that are ready together and ask for the "
-            "same resources go out as one SLURM job array)"
-        },
-    )
-    keep_logs_days: float = field(
-        default=7.0,
-        metadata={
-            "help": "at start, delete the logs of successful jobs older than this many days "
-            "(failed jobs' logs are kept)"
-        },
-    )
 
 
 common_settings = CommonSettings(
