@@ -33,6 +33,7 @@ from snakemake_executor_plugin_submitit.status import (
     read_outcome,
     sacct_command,
     squeue_command,
+    state_of,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,6 +195,11 @@ def test_array_tasks_are_parsed_one_by_one():
     assert states == {"14_0": "RUNNING", "14_2": "PENDING", "14_3": "PENDING", "14_5": "PENDING"}
     assert parse_squeue("14_2 PENDING\n9 RUNNING\n") == {"14_2": "PENDING", "9": "RUNNING"}
     assert squeue_command(["14_2", "9"])[-1] == "14_2,9"
+    assert sacct_command(["14_2", "9"])[-1] == "14_2,9,14"  # and the array job itself
+    # the array cancelled while task 2 was pending: only the array job's own line is left
+    assert (
+        state_of(parse_sacct("14_0|COMPLETED|0:0\n14|CANCELLED by 0|0:0\n"), "14_2") == "CANCELLED"
+    )
 
 
 def test_preempted_and_node_fail_are_final_only_when_not_requeued():

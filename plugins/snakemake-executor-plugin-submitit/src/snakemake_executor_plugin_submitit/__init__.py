@@ -58,6 +58,7 @@ from .status import (
     read_outcome,
     sacct_command,
     squeue_command,
+    state_of,
 )
 
 # A final state without a result file: wait this long for a shared filesystem to show it.
@@ -296,7 +297,7 @@ class Executor(RemoteExecutor):
         for info in active_jobs:
             job_id = info.external_jobid
             outcome, detail = outcomes[job_id]
-            state = None if states is None else states.get(job_id)
+            state = None if states is None else state_of(states, job_id)
             verdict = judge(outcome, state)
             if states is None and verdict is not Verdict.SUCCESS:
                 # sacct failed: no news is not bad news, unless it has been down for a while

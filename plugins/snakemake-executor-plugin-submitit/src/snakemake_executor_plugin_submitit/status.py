@@ -57,7 +57,10 @@ class Verdict(enum.Enum):
 
 
 def sacct_command(job_ids: Iterable[str]) -> list[str]:
-    """One sacct call for all ``job_ids`` (allocations only, machine-readable)."""
+    """One sacct call for all ``job_ids`` (allocations only, machine-readable), with the array
+    job of each array task (see :func:`state_of`)."""
+    job_ids = list(job_ids)
+    job_ids += sorted({j.split("_")[0] for j in job_ids if "_" in j})
     return [
         "sacct",
         "--allocations",
@@ -83,6 +86,14 @@ def parse_sacct(text: str) -> dict[str, str]:
         for one in expand_array_id(job_id):
             states[one] = state
     return states
+
+
+def state_of(states: dict[str, str], job_id: str) -> str | None:
+    """An array task's state; a task that never started has no line of its own once the array
+    ended (cancelled while pending: only the array job's line ``18``, not ``18_2``)."""
+    if job_id in states or "_" not in job_id:
+        return states.get(job_id)
+    return states.get(job_id.split("_")[0])
 
 
 def expand_array_id(job_id: str) -> list[str]:
