@@ -70,6 +70,7 @@ for _path in (ROOT / "src", ROOT):
         sys.path.insert(0, str(_path))
 
 from lrtraj import averaging  # noqa: E402
+from lrtraj.averaging import online  # noqa: E402
 from lrtraj.compute import Compute, resolve_device  # noqa: E402
 from lrtraj.config import read_yaml, training_sections  # noqa: E402
 from lrtraj.data import Augment, TensorDataset  # noqa: E402
@@ -143,11 +144,11 @@ def engine(
     (None where not counted: CUDA only)."""
     model = compute.place(build_model(args.model, 3, 1000, seed=0), device)
     opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
-    tensors = averaging.averaged_tensors(model)
+    tensors = online.averaged_tensors(model)
     period = 10  # two-point snapshots every 10 steps, k = 20: any run length fits
     averagers = {
-        "ema": averaging.EMA(0.999, tensors),
-        "two_point": averaging.two_point(20, period, tensors),
+        "ema": online.EMA(0.999, tensors),
+        "two_point": averaging.make_averager("two_point", {"k": 20}, period, tensors),
     }
     watch = Stopwatch(device, args.warmup, args.warmup + args.steps, count_syncs)
     # with counting, no log step inside the window: the loss window's flush is a deliberate sync
@@ -251,9 +252,10 @@ def cifar_data(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
 
 
 def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
     from lrtraj.metrics import write_parquet
     from lrtraj.plots.sidetrips import fig10
-    from lrtraj.sidetrips import SideTrip, final_comparison, load_sidetrips, run_sidetrip
+    from lrtraj.sidetrips import SideTrip, run_sidetrip
     from lrtraj.trajectory import run_burn_in
 
     data_dir, data_kind = cifar_data(args, scratch)
@@ -265,7 +267,7 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         cfg = read_yaml(ROOT / "config" / f"{name}.yaml")
         cfg["data"]["data_dir"] = str(data_dir)
         if args.smoke:
-            cfg["model"] = {"name": "resnet8", "widths": [4, 8, 8]}
+            cfg["model"] = {"name": "resnet8", "widths": [8, 8, 8]}
             cfg["trajectory"]["batch_size"] = 8
             cfg["compute"] = {"channels_last": True, "autocast": "bf16"}
             cfg["evaluation"].update(batch_size=50, bn_batches=1, bn_batch_size=8)

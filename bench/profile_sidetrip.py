@@ -45,7 +45,8 @@ from typing import Any
 
 import torch
 
-from lrtraj import averaging, checkpoint, evaluate, train
+from lrtraj import checkpoint, evaluate, train
+from lrtraj.averaging import online
 from lrtraj.config import load, training_sections
 from lrtraj.sidetrips import SideTrip, run_sidetrip
 from lrtraj.trajectory import run_burn_in
@@ -72,7 +73,7 @@ def instrument() -> None:
     )
     evaluate.evaluate_splits = timed("evaluation forward passes", evaluate.evaluate_splits)
     train.checkpoint.save = timed("resume checkpoints", checkpoint.save)
-    for cls in (averaging.EMA, averaging.SnapshotAverage):
+    for cls in (online.EMA, online.SnapshotAverage):
         cls.observe = timed("averager updates", cls.observe)
 
 

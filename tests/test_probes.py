@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lrtraj import config as lrconfig
+from lrtraj.analysis.probes import barriers
 from lrtraj.data import load_dataset
 from lrtraj.models import build_model
 from lrtraj.probes import config_problems
@@ -20,7 +21,6 @@ from lrtraj.probes.alignment import GradientProbe, measure_steps
 from lrtraj.probes.core import batch_loss, bn_mode, fetch_batch, gradient, parameters
 from lrtraj.probes.fixed_batch import (
     Segment,
-    barriers,
     fixed_batch_paths,
     gd_sidetrip,
     interpolate,
@@ -41,7 +41,7 @@ def dataset():
 @pytest.fixture(scope="module")
 def trained(dataset):
     """A tiny ResNet moved off its initialisation (non-trivial BatchNorm running buffers)."""
-    model = build_model("resnet8", dataset.in_channels, dataset.num_classes, (4, 8, 8), seed=3)
+    model = build_model("resnet8", dataset.in_channels, dataset.num_classes, (8, 8, 8), seed=3)
     opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
     stream = dataset.stream(32, 7, CPU)
     for _, x, y in stream.batches(0, 20):
@@ -125,7 +125,7 @@ def test_diverging_lr_is_recorded_not_raised(net, batches, method):
 def test_interpolation_ends_reproduce_endpoint_losses(net, batches, dataset):
     fixed, heldout = batches
     a = [p.detach().clone() for p in parameters(net)]
-    other = build_model("resnet8", dataset.in_channels, dataset.num_classes, (4, 8, 8), seed=9)
+    other = build_model("resnet8", dataset.in_channels, dataset.num_classes, (8, 8, 8), seed=9)
     b = [p.detach().clone() for p in parameters(other)]
     df = interpolate(
         net,

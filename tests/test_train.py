@@ -19,7 +19,7 @@ from tests.fixtures import debian_fashion_mnist
 
 TINY = {
     "data": {"name": "noisy_digits", "noise_sigma": 1.0, "max_shift": 1},
-    "model": {"name": "resnet8", "widths": [4, 8, 8], "init_seed": 0},
+    "model": {"name": "resnet8", "widths": [8, 8, 8], "init_seed": 0},
     "optimizer": {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
     "evaluation": {
         "batch_size": 500,
@@ -32,9 +32,9 @@ TINY = {
 }
 
 
-def burn_in(tmp, steps=300, lr=0.1, every=25):
+def burn_in(tmp, steps=300, lr=0.1, every=25, setup=TINY):
     return run_burn_in(
-        **TINY,
+        **setup,
         trajectory={
             "lr": lr,
             "batch_size": 16,

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lrtraj.averaging import load_tensors
+from lrtraj.averaging.online import load_tensors
 from lrtraj.data import Dataset
 
 

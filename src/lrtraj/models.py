@@ -28,11 +28,21 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
+# Narrower convolutions crash the process in oneDNN's CPU weight-gradient kernel (heap
+# corruption, or a hang on 2 threads; seen with torch 2.14.1 on AMD EPYC, in both layouts).
+MIN_WIDTH = 8
+
+
 class CifarResNet(nn.Module):
     """3 stages of ``blocks`` basic blocks (depth = 6*blocks + 2), strides 1, 2, 2."""
 
     def __init__(self, blocks: int, widths: Sequence[int], in_channels: int, num_classes: int):
         super().__init__()
+        if min(widths) < MIN_WIDTH:
+            raise ValueError(
+                f"model.widths {list(widths)}: each must be at least {MIN_WIDTH} "
+                "(narrower convolutions crash torch's oneDNN CPU backward)"
+            )
         w0, w1, w2 = widths
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU()

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from lrtraj import checkpoint, preemption
-from lrtraj.averaging import Averager, averaged_tensors
+from lrtraj.averaging.online import Averager, averaged_tensors
 from lrtraj.compute import Compute
 from lrtraj.data import Stream
 from lrtraj.evaluate import Evaluator

@@ -4,7 +4,7 @@ import os
 import re
 
 import lrtraj.config as lrconfig
-from lrtraj.schedules import sidetrip_methods
+from lrtraj.schedules import family_of, kind_of, schedule_method, sidetrip_methods
 
 lrconfig.validate_schema(config)
 lrconfig.check(config)
@@ -106,14 +106,14 @@ def sidetrips_of(branch, exp=EXP, methods=None, kind=sidetrip_metrics):
 def distance_runs(exp=EXP):
     """(seed, method) of the side-trip weights fig6 compares: constant runs and schedules."""
     trips = EXPERIMENTS[exp]["sidetrips"]
-    methods = ["constant"] + [f"{family}_schedule" for family in trips["averaging"]]
+    methods = ["constant"] + [schedule_method(family) for family in trips["averaging"]]
     return [[seed, method] for seed in trips["data_seeds"] for method in methods]
 
 
 def fig10_inputs(exp):
     """The side-trips fig10 reads from one experiment: baseline and the family's schedule."""
     fig = config["figures"]["fig10"]
-    methods = ["constant", f"{fig['family']}_schedule"]
+    methods = ["constant", schedule_method(fig["family"])]
     return sidetrips_of(fig["branch_step"], exp, methods=methods)
 
 
@@ -132,9 +132,8 @@ def sidetrip_params(wildcards):
     averaging = trips["averaging"]
     if method == "constant":
         used = averaging
-    elif method.endswith("_schedule"):
-        family = method.removesuffix("_schedule")
-        used = {family: averaging[family]}
+    elif kind_of(method) == "schedule":
+        used = {family_of(method): averaging[family_of(method)]}
     else:
         used = {}
     return {

@@ -156,34 +156,6 @@ def interpolate(
     return pd.DataFrame(rows, columns=list(INTERPOLATION_COLUMNS))
 
 
-def barriers(interp: pd.DataFrame) -> pd.DataFrame:
-    """Per path and batch: the loss barrier ``max along the path - max(loss at the two ends)``,
-    and that barrier relative to the largest loss at any path end on the same batch (the loss
-    scale of the figure; relative to the path's own ends a barrier between two near-zero losses
-    would read as huge). NaN where the path holds a non-finite loss."""
-    loss = interp[interp["metric"] == "loss"]
-    ends_all = loss[loss["alpha"].isin([loss["alpha"].min(), loss["alpha"].max()])]
-    scale = ends_all.groupby("batch")["value"].max()
-    rows = []
-    for (path, kind, batch), grp in loss.groupby(["path", "kind", "batch"], sort=False):
-        v = grp.sort_values("alpha")["value"].to_numpy()
-        ends = max(v[0], v[-1])
-        top = np.max(v) if np.all(np.isfinite(v)) else np.nan
-        rows.append(
-            {
-                "path": path,
-                "kind": kind,
-                "batch": batch,
-                "loss_start": v[0],
-                "loss_end": v[-1],
-                "loss_max": top,
-                "barrier": top - ends,
-                "relative_barrier": (top - ends) / scale[batch],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def fixed_batch_paths(branch_steps: Sequence[int]) -> list[Segment]:
     """Every pair of side-trip endpoints, and each endpoint back to its branch point."""
     ends = [f"end@{b}" for b in branch_steps]
