@@ -23,6 +23,9 @@ import pytest
 import torch
 import yaml
 
+from lrtraj import config as lrconfig
+from lrtraj.schedules import sidetrip_methods
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 SLURM_PROFILE = REPO / "profiles" / "slurm"
@@ -30,6 +33,7 @@ LOCAL_PROFILE = REPO / "profiles" / "submitit-local"
 START, STOP = REPO / ".ci" / "slurm" / "start.sh", REPO / ".ci" / "slurm" / "stop.sh"
 REQUIRED = os.environ.get("LRTRAJ_REQUIRE_SLURM") == "1"
 BURN_IN = "results/tiny/burn_in/metrics.parquet"
+BURN_IN_LOG = "logs/tiny/burn_in.log"
 # a burn-in long enough to be interrupted twice, with a resume checkpoint at step 1500
 LONG_BURN_IN = {
     "trajectory": {"steps": 3000, "checkpoint_every": 1500, "eval_every": 1500, "log_every": 100}
@@ -186,6 +190,10 @@ def counted_sacct(tmp_path):
 # paper-shaped requests (config/cifar10.yaml's, scaled to the test cluster), in the names of
 # snakemake-executor-plugin-slurm
 PAPER_RESOURCES = {"gpu": 1, "cpus_per_task": 4, "mem_mb": 1000, "runtime": 10}
+# the side-trips of one data seed at the tiny config's branch point (from the averaging registry)
+_TRIPS = lrconfig.load(TINY)["sidetrips"]
+METHODS = sidetrip_methods(_TRIPS["averaging"], _TRIPS["linear_decay"])
+(BRANCH,) = _TRIPS["branch_steps"]
 
 
 def test_paper_shaped_dag_on_slurm_training_on_gpus_light_rules_local_sidetrips_as_array(
@@ -210,22 +218,34 @@ def test_paper_shaped_dag_on_slurm_training_on_gpus_light_rules_local_sidetrips_
         submitted(tmp_path).values(),
         ("JobID", "JobName", "Partition", "State", "AllocCPUS", "AllocTRES"),
     )
-    assert len(jobs) == 1 + 5 and {j["State"] for j in jobs} == {"COMPLETED"}
+    assert len(jobs) == 1 + len(METHODS) and {j["State"] for j in jobs} == {"COMPLETED"}
+    # the side-trips were ready together: one sbatch, one array, named by rule and the
+    # wildcards its tasks share; the controller names each task's own wildcards
+    array_name = f"smk-sidetrip-tiny-{BRANCH}-0-x{len(METHODS)}"
     for j in jobs:  # only training jobs went to SLURM, each with what the config asked for
-        assert j["JobName"].startswith(("smk-burn_in-tiny", "smk-sidetrip-x")), j
+        assert j["JobName"] in {"smk-burn_in-tiny", array_name}, j
         assert j["Partition"] == "gpu" and j["AllocCPUS"] == "4", j
         assert "gres/gpu=1" in j["AllocTRES"] and "mem=1000M" in j["AllocTRES"], j
-    # the five side-trips were ready together: one sbatch, one array
-    arrays = {j["JobID"].split("_")[0] for j in jobs if j["JobName"].startswith("smk-sidetrip")}
+    arrays = {j["JobID"].split("_")[0] for j in jobs if j["JobName"] == array_name}
     assert len(arrays) == 1
+    for method in METHODS:
+        assert f"(smk-sidetrip-tiny-{BRANCH}-0-{method} in array {array_name};" in out
+    # the job's CPUs are its threads, hence torch's threads (Snakemake caps threads at the
+    # node's cores: the test cluster declares 8 CPUs on what may be a 2-core machine)
+    threads = min(PAPER_RESOURCES["cpus_per_task"], os.cpu_count())
+    assert f"rule burn_in started (threads={threads})" in (tmp_path / BURN_IN_LOG).read_text()
     report = next((tmp_path / ".snakemake/submitit").glob("*/cluster_report.md")).read_text()
-    assert report.count("| COMPLETED |") == 6
+    assert report.count("| COMPLETED |") == 1 + len(METHODS)
+    # elapsed, CPUs, CPU efficiency, max RSS, GPUs
+    assert re.search(
+        r"\| smk-burn_in-tiny \| gpu \| COMPLETED \| [\d:]+ \| 4 \| \d+% \| \d+M \| 1 \|", report
+    )
 
     # one sacct call per status round, for all active jobs at once, and no other caller
     status = [line for line in logged if "--allocations" in line]
     rounds, calls = map(int, re.search(r"(\d+) status rounds, (\d+) sacct calls", out).groups())
     assert len(status) == calls <= rounds
-    assert max(len(line.split("--jobs ")[1].split(",")) for line in status) >= 5
+    assert max(len(line.split("--jobs ")[1].split(",")) for line in status) >= len(METHODS)
 
 
 def test_failures_gpu_models_and_padded_time_limits(slurm, tmp_path):
@@ -258,13 +278,15 @@ rule typo:
 # over the gpu partition's MaxTime of 2 days (with the 90 s warning): would pend forever
 rule long:
     output: "long.txt"
-    resources: runtime=2880
+    resources: runtime=2880, gpu=1
     shell: "touch {output}"
 """
     )
+    partitions = ("--submitit-partition", "gpu", "--submitit-cpu-partition", "cpu")
     proc = start_snakemake(
-        tmp_path, "--profile", str(SLURM_PROFILE), "--keep-going", snakefile=tmp_path / "Snakefile"
-    )
+        tmp_path, "--profile", str(SLURM_PROFILE), *partitions, "--keep-going",
+        snakefile=tmp_path / "Snakefile",
+    )  # fmt: skip
     out = finish(proc, tmp_path)
     assert proc.returncode != 0
     assert "Error in rule fails" in out and "state FAILED" in out
@@ -272,7 +294,12 @@ rule long:
     assert "rule long: --time=2882 min" in out and "MaxTime of 2880 min" in out
     assert (tmp_path / "minute.txt").read_text() == "done\n"
     assert (tmp_path / "gpu.txt").read_text().strip() != ""
-    jobs = {j["JobName"]: j for j in sacct(submitted(tmp_path).values())}
+    fields = ("JobIDRaw", "JobName", "Partition", "State", "Timelimit", "AllocTRES")
+    jobs = {j["JobName"]: j for j in sacct(submitted(tmp_path).values(), fields)}
+    # jobs without GPUs went to the CPU partition, the GPU job to the GPU partition
+    assert {n: j["Partition"] for n, j in jobs.items()} == {
+        "smk-minute": "cpu", "smk-fails": "cpu", "smk-gpu": "gpu"
+    }  # fmt: skip
     assert jobs["smk-minute"]["State"] == "COMPLETED"
     assert jobs["smk-minute"]["Timelimit"] == "00:03:00"  # 1 min + 90 s, rounded up
     assert "gres/gpu=1" in jobs["smk-gpu"]["AllocTRES"]
@@ -310,7 +337,61 @@ rule sleep:
     assert {j["State"].split()[0] for j in sacct(arrays)} == {"CANCELLED"}  # "CANCELLED by 0"
 
 
+def test_light_rules_run_on_the_controller_unless_given_cpus(slurm, tmp_path):
+    # the quadratic model is light by default; a user who wants it on the cluster gives it CPUs
+    # (Snakemake's --set-resources, or `set-resources:` in the profile)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-partition", "gpu",
+        "--submitit-cpu-partition", "cpu",
+        "results/quadratic/lemma1.parquet", "results/config.yaml", "--configfile", str(TINY),
+        "--set-resources", "quadratic_lemma1:cpus_per_task=2",
+    )  # fmt: skip
+    out = finish(proc, tmp_path)
+    assert proc.returncode == 0, out[-5000:]
+    assert "localrule effective_config:" in out
+    assert "\nrule quadratic_lemma1:" in out and "localrule quadratic_lemma1:" not in out
+    fields = ("JobName", "Partition", "State", "AllocCPUS")
+    (job,) = sacct(submitted(tmp_path).values(), fields)
+    assert job == dict(zip(fields, ("smk-quadratic_lemma1", "cpu", "COMPLETED", "2"), strict=True))
+
+
 # -- preemption -------------------------------------------------------------------------------
+
+
+def preempt(job: str, tmp_path: Path) -> None:
+    """Preempt a running job for real: a job in the higher-priority partition `urgent` needs
+    the whole node; SLURM (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE) kills ours
+    without warning and requeues it. Returns once ours is eligible to start again."""
+    urgent = command(
+        "sbatch", "--parsable", "--partition=urgent", "--exclusive", "--job-name=urgent",
+        f"--output={tmp_path}/urgent.out", "--wrap", "sleep 5",
+    ).strip()  # fmt: skip
+    wait_until(lambda: job_state(job) == "PENDING", f"job {job} preempted and requeued")
+    wait_until(lambda: not queued({urgent}), "the urgent job to finish")
+    release_requeued(job)
+
+
+def test_a_job_preempted_more_often_than_allowed_fails_naming_the_cap(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(
+        """
+rule sleeper:
+    output: "slept.txt"
+    shell: "sleep 150; touch {output}"
+"""
+    )
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-max-preemptions", "0",
+        snakefile=tmp_path / "Snakefile",
+    )  # fmt: skip
+    (job,) = wait_until(lambda: submitted(tmp_path), "the job").values()
+    wait_until(lambda: job_state(job) == "RUNNING", "the job running")
+    preempt(job, tmp_path)
+    out = finish(proc, tmp_path)
+    assert proc.returncode != 0 and "Error in rule sleeper" in out
+    assert "1 preemptions exceed max_preemptions=0" in out
+    assert not (tmp_path / "slept.txt").exists()
+    attempts = command("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job).split()
+    assert attempts[0] == "PREEMPTED" and attempts[-1] == "FAILED"
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +419,7 @@ def assert_same_burn_in(run: Path, reference: Path) -> None:
 
 def progress(workdir: Path) -> int:
     """Last step the burn-in logged in its current attempt."""
-    log = workdir / "logs/tiny/burn_in.log"
+    log = workdir / BURN_IN_LOG
     steps = re.findall(r"step (\d+)/", log.read_text()) if log.exists() else []
     return int(steps[-1]) if steps else 0
 
@@ -368,18 +449,10 @@ def test_training_resumes_bit_identically_after_a_warning_and_a_real_preemption(
     (signalled,) = resumed_at(job_log)
     assert 300 <= signalled < 1500  # where the signal came, before the periodic checkpoint
 
-    # 2. real preemption: a job in the higher-priority partition `urgent` needs the whole node;
-    # SLURM (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE) kills the burn-in without
-    # warning and requeues it; the killed attempt leaves an `error` result, sacct says PREEMPTED,
-    # and the job must not be reported failed
+    # 2. real preemption, without warning: the killed attempt leaves an `error` result, sacct
+    # says PREEMPTED, and the job must not be reported failed
     wait_until(lambda: progress(tmp_path) > 1500 + 100, "progress past the checkpoint at 1500")
-    urgent = command(
-        "sbatch", "--parsable", "--partition=urgent", "--exclusive", "--job-name=urgent",
-        f"--output={tmp_path}/urgent.out", "--wrap", "sleep 5",
-    ).strip()  # fmt: skip
-    wait_until(lambda: job_state(job) == "PENDING", "the burn-in preempted and requeued")
-    wait_until(lambda: not queued({urgent}), "the urgent job to finish")
-    release_requeued(job)
+    preempt(job, tmp_path)
     assert proc.poll() is None, "the controller gave up on a preempted job"
 
     out = finish(proc, tmp_path)

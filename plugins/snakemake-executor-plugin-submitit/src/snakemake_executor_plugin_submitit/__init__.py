@@ -191,20 +191,24 @@ class Executor(RemoteExecutor):
             groups.setdefault(key, []).append((job, params))
         for members in groups.values():
             if len(members) == 1:
-                self._submit([job for job, _ in members], members[0][1])
-            else:
-                (job, params), n = members[0], len(members)
-                self._submit(
-                    [j for j, _ in members], {**params, "job_name": f"smk-{job.name}-x{n}"}
-                )
+                self._submit(*members)
+            else:  # one name for the array: the rule, the wildcards its tasks share, the count
+                shared = _shared_wildcards([j for j, _ in members])
+                name = f"{job_name(members[0][0].name, shared)}-x{len(members)}"
+                self._submit(*members, array_name=name)
 
     def run_job(self, job: JobExecutorInterface) -> None:
         self.run_jobs([job])
 
-    def _submit(self, jobs: list[JobExecutorInterface], params: dict) -> None:
-        """One submission (an array when there are several jobs) through submitit."""
+    def _submit(
+        self, *members: tuple[JobExecutorInterface, dict], array_name: str | None = None
+    ) -> None:
+        """One submission through submitit: a job, or an array of jobs with equal parameters."""
+        jobs = [job for job, _ in members]
+        names = [params.get("job_name", job.name) for job, params in members]
+        params = members[0][1] if array_name is None else {**members[0][1], "job_name": array_name}
         # files named by job id (array tasks: <array>_<task>): one log per job
-        folder = self.run_folder / (jobs[0].name if len(jobs) == 1 else params["job_name"])
+        folder = self.run_folder / (jobs[0].name if array_name is None else array_name)
         try:
             executor = self._executor(folder, params)
             with submitit.helpers.clean_env():  # no SLURM_* of an enclosing allocation
@@ -218,11 +222,12 @@ class Executor(RemoteExecutor):
             for job in jobs:
                 self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
             return
-        for job, sjob in zip(jobs, sjobs, strict=True):
+        for job, name, sjob in zip(jobs, names, sjobs, strict=True):
             log = sjob.paths.stdout
+            array = "" if array_name is None else f" in array {array_name}"
             self.logger.info(
                 f"Job {job.jobid} submitted as {self.settings.cluster} job {sjob.job_id} "
-                f"({params.get('job_name', job.name)}; log: {log})."
+                f"({name}{array}; log: {log})."
             )
             with self._lock:
                 self._submitted[sjob.job_id] = sjob
@@ -360,6 +365,13 @@ class Executor(RemoteExecutor):
             return
         for sjob in jobs:
             sjob.cancel(check=False)
+
+
+def _shared_wildcards(jobs: list[JobExecutorInterface]) -> dict:
+    """The wildcards with one value across ``jobs`` (in the first job's order)."""
+    first = dict(getattr(jobs[0], "wildcards_dict", None) or {})
+    rest = [dict(getattr(j, "wildcards_dict", None) or {}) for j in jobs[1:]]
+    return {k: v for k, v in first.items() if all(w.get(k) == v for w in rest)}
 
 
 def _run_inline(sjob: submitit.Job) -> tuple[str, str]:
