@@ -362,23 +362,29 @@ def preempt(job: str, tmp_path: Path) -> None:
     """Preempt a running job for real: a job in the higher-priority partition `urgent` needs
     the whole node; SLURM (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE) kills ours
     without warning and requeues it. Returns once ours is eligible to start again."""
-    urgent = command(
-        "sbatch", "--parsable", "--partition=urgent", "--exclusive", "--job-name=urgent",
-        f"--output={tmp_path}/urgent.out", "--wrap", "sleep 5",
-    ).strip()  # fmt: skip
+    urgent = urgent_job(tmp_path)
     wait_until(lambda: job_state(job) == "PENDING", f"job {job} preempted and requeued")
     wait_until(lambda: not queued({urgent}), "the urgent job to finish")
     release_requeued(job)
 
 
-def test_a_job_preempted_more_often_than_allowed_fails_naming_the_cap(slurm, tmp_path):
-    (tmp_path / "Snakefile").write_text(
-        """
+SLEEPER = """
 rule sleeper:
     output: "slept.txt"
     shell: "sleep 150; touch {output}"
 """
-    )
+
+
+def urgent_job(tmp_path: Path) -> str:
+    """A job in the higher-priority partition `urgent` that needs the whole node."""
+    return command(
+        "sbatch", "--parsable", "--partition=urgent", "--exclusive", "--job-name=urgent",
+        f"--output={tmp_path}/urgent.out", "--wrap", "sleep 5",
+    ).strip()  # fmt: skip
+
+
+def test_a_job_preempted_more_often_than_allowed_fails_naming_the_cap(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(SLEEPER)
     proc = start_snakemake(
         tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-max-preemptions", "0",
         snakefile=tmp_path / "Snakefile",
@@ -392,6 +398,21 @@ rule sleeper:
     assert not (tmp_path / "slept.txt").exists()
     attempts = command("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job).split()
     assert attempts[0] == "PREEMPTED" and attempts[-1] == "FAILED"
+
+
+def test_without_requeue_a_preempted_job_fails(slurm, tmp_path):
+    # the test cluster has JobRequeue=0: only the plugin's --requeue makes SLURM requeue a job
+    (tmp_path / "Snakefile").write_text(SLEEPER)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-no-requeue",
+        snakefile=tmp_path / "Snakefile",
+    )  # fmt: skip
+    (job,) = wait_until(lambda: submitted(tmp_path), "the job").values()
+    wait_until(lambda: job_state(job) == "RUNNING", "the job running")
+    urgent_job(tmp_path)
+    out = finish(proc, tmp_path)
+    assert proc.returncode != 0 and "Error in rule sleeper" in out and "state PREEMPTED" in out
+    assert not queued({job})
 
 
 @pytest.fixture(scope="module")

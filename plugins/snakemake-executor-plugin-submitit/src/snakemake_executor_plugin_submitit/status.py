@@ -1,6 +1,10 @@
 """Judging jobs: submitit's result file, SLURM's accounting state, and the polling rhythm.
 
 Pure functions (unit-tested without a cluster); the executor calls ``sacct`` once per round.
+Not submitit's own ``SlurmInfoWatcher`` (``job.state``): it hides a failing sacct behind the last
+known states (we must tell "sacct down" from "job gone"), polls on its own clock rather than
+Snakemake's status rounds, and takes ``PREEMPTED`` as never done, so a preempted job that SLURM
+did not requeue would be waited for forever.
 
 Rules, from running submitit jobs on a real SLURM:
 
