@@ -20,6 +20,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/probes.smk"
 include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/cluster.smk"
 
 
 rule all:

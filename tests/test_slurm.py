@@ -23,6 +23,9 @@ import pytest
 import torch
 import yaml
 
+from lrtraj import config as lrconfig
+from lrtraj.schedules import sidetrip_methods
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 SLURM_PROFILE = REPO / "profiles" / "slurm"
@@ -30,6 +33,7 @@ LOCAL_PROFILE = REPO / "profiles" / "submitit-local"
 START, STOP = REPO / ".ci" / "slurm" / "start.sh", REPO / ".ci" / "slurm" / "stop.sh"
 REQUIRED = os.environ.get("LRTRAJ_REQUIRE_SLURM") == "1"
 BURN_IN = "results/tiny/burn_in/metrics.parquet"
+BURN_IN_LOG = "logs/tiny/burn_in.log"
 # a burn-in long enough to be interrupted twice, with a resume checkpoint at step 1500
 LONG_BURN_IN = {
     "trajectory": {"steps": 3000, "checkpoint_every": 1500, "eval_every": 1500, "log_every": 100}
@@ -93,7 +97,7 @@ def finish(proc: subprocess.Popen, workdir: Path, limit_s: float = 900) -> str:
 def submitted(workdir: Path) -> dict[str, str]:
     """{Snakemake job id: SLURM job id} from the controller's output."""
     text = (workdir / "snakemake.out").read_text()
-    return dict(re.findall(r"Job (\d+) submitted as slurm job (\d+)", text))
+    return dict(re.findall(r"Job (\d+) submitted as slurm job ([\d_]+)", text))
 
 
 def sacct(job_ids, fields=("JobIDRaw", "JobName", "State", "Timelimit", "AllocTRES")):
@@ -104,7 +108,7 @@ def sacct(job_ids, fields=("JobIDRaw", "JobName", "State", "Timelimit", "AllocTR
 
 
 def queued(job_ids) -> set[str]:
-    out = command("squeue", "-h", "-o", "%i", "-j", ",".join(sorted(job_ids)))
+    out = command("squeue", "-h", "--array", "-o", "%i", "-j", ",".join(sorted(job_ids)))
     return set(out.split()) & set(job_ids)
 
 
@@ -183,40 +187,72 @@ def counted_sacct(tmp_path):
 # -- the DAG ----------------------------------------------------------------------------------
 
 
-def test_tiny_dag_runs_on_slurm_with_gpus_for_training_jobs(slurm, tmp_path, counted_sacct):
-    # GPUs and memory for training jobs come from the config; one data seed keeps it short
-    gpus = overlay(
-        tmp_path,
-        "gpus",
-        {"resources": {"gpus": 1, "mem_mb": 1000}, "sidetrips": {"data_seeds": [0]}},
+# paper-shaped requests (config/cifar10.yaml's, scaled to the test cluster), in the names of
+# snakemake-executor-plugin-slurm
+PAPER_RESOURCES = {"gpu": 1, "cpus_per_task": 4, "mem_mb": 1000, "runtime": 10}
+# the side-trips of one data seed at the tiny config's branch point (from the averaging registry)
+_TRIPS = lrconfig.load(TINY)["sidetrips"]
+METHODS = sidetrip_methods(_TRIPS["averaging"], _TRIPS["linear_decay"])
+(BRANCH,) = _TRIPS["branch_steps"]
+
+
+def test_paper_shaped_dag_on_slurm_training_on_gpus_light_rules_local_sidetrips_as_array(
+    slurm, tmp_path, counted_sacct
+):
+    paper = overlay(
+        tmp_path, "paper", {"resources": PAPER_RESOURCES, "sidetrips": {"data_seeds": [0]}}
     )
     target = "results/figures/fig5.pdf"
+    partitions = ("--submitit-partition", "gpu", "--submitit-cpu-partition", "cpu")
     proc = start_snakemake(
-        tmp_path, "--profile", str(SLURM_PROFILE), target, "--configfile", str(TINY), str(gpus)
-    )
+        tmp_path, "--profile", str(SLURM_PROFILE), *partitions, target,
+        "--configfile", str(TINY), str(paper),
+    )  # fmt: skip
     out = finish(proc, tmp_path)
     logged = counted_sacct.read_text().splitlines()  # before this test's own sacct calls
     assert proc.returncode == 0, out[-5000:]
     assert (tmp_path / "results/figures/fig5.pdf").read_bytes().startswith(b"%PDF")
+    assert "localrule fig5:" in out  # the figure ran on the controller, in no partition
 
-    jobs = sacct(submitted(tmp_path).values())
-    assert len(jobs) >= 1 + 5 + 1 and {j["State"] for j in jobs} == {"COMPLETED"}
-    for j in jobs:
-        training = j["JobName"] in {"smk-burn_in", "smk-sidetrip"}
-        assert ("gres/gpu=1" in j["AllocTRES"]) == training, j
-        assert ("mem=1000M" in j["AllocTRES"]) == training, j
+    jobs = sacct(
+        submitted(tmp_path).values(),
+        ("JobID", "JobName", "Partition", "State", "AllocCPUS", "AllocTRES"),
+    )
+    assert len(jobs) == 1 + len(METHODS) and {j["State"] for j in jobs} == {"COMPLETED"}
+    # the side-trips were ready together: one sbatch, one array, named by rule and the
+    # wildcards its tasks share; the controller names each task's own wildcards
+    array_name = f"smk-sidetrip-tiny-{BRANCH}-0-x{len(METHODS)}"
+    for j in jobs:  # only training jobs went to SLURM, each with what the config asked for
+        assert j["JobName"] in {"smk-burn_in-tiny", array_name}, j
+        assert j["Partition"] == "gpu" and j["AllocCPUS"] == "4", j
+        assert "gres/gpu=1" in j["AllocTRES"] and "mem=1000M" in j["AllocTRES"], j
+    arrays = {j["JobID"].split("_")[0] for j in jobs if j["JobName"] == array_name}
+    assert len(arrays) == 1
+    for method in METHODS:
+        assert f"(smk-sidetrip-tiny-{BRANCH}-0-{method} in array {array_name};" in out
+    # the job's CPUs are its threads, hence torch's threads (Snakemake caps threads at the
+    # node's cores: the test cluster declares 8 CPUs on what may be a 2-core machine)
+    threads = min(PAPER_RESOURCES["cpus_per_task"], os.cpu_count())
+    assert f"rule burn_in started (threads={threads})" in (tmp_path / BURN_IN_LOG).read_text()
+    report = next((tmp_path / ".snakemake/submitit").glob("*/cluster_report.md")).read_text()
+    assert report.count("| COMPLETED |") == 1 + len(METHODS)
+    # elapsed, CPUs, CPU efficiency, max RSS, GPUs
+    assert re.search(
+        r"\| smk-burn_in-tiny \| gpu \| COMPLETED \| [\d:]+ \| 4 \| \d+% \| \d+M \| 1 \|", report
+    )
 
     # one sacct call per status round, for all active jobs at once, and no other caller
+    status = [line for line in logged if "--allocations" in line]
     rounds, calls = map(int, re.search(r"(\d+) status rounds, (\d+) sacct calls", out).groups())
-    assert len(logged) == calls <= rounds
-    assert max(len(line.split("--jobs ")[1].split(",")) for line in logged) >= 5
+    assert len(status) == calls <= rounds
+    assert max(len(line.split("--jobs ")[1].split(",")) for line in status) >= len(METHODS)
 
 
 def test_failures_gpu_models_and_padded_time_limits(slurm, tmp_path):
     (tmp_path / "Snakefile").write_text(
         """
 rule all:
-    input: "minute.txt", "gpu.txt", "fails.txt"
+    input: "minute.txt", "gpu.txt", "fails.txt", "typo.txt", "long.txt"
 
 # a 1-minute rule: submitit's USR2 comes 90 s before the limit, so the limit must be padded
 rule minute:
@@ -232,21 +268,43 @@ rule gpu:
 rule fails:
     output: "fails.txt"
     shell: "echo about to fail >&2; exit 3"
+
+# a resource name no plugin knows: refused, never dropped
+rule typo:
+    output: "typo.txt"
+    resources: gpus_per_node=1
+    shell: "touch {output}"
+
+# over the gpu partition's MaxTime of 2 days (with the 90 s warning): would pend forever
+rule long:
+    output: "long.txt"
+    resources: runtime=2880, gpu=1
+    shell: "touch {output}"
 """
     )
+    partitions = ("--submitit-partition", "gpu", "--submitit-cpu-partition", "cpu")
     proc = start_snakemake(
-        tmp_path, "--profile", str(SLURM_PROFILE), "--keep-going", snakefile=tmp_path / "Snakefile"
-    )
+        tmp_path, "--profile", str(SLURM_PROFILE), *partitions, "--keep-going",
+        snakefile=tmp_path / "Snakefile",
+    )  # fmt: skip
     out = finish(proc, tmp_path)
     assert proc.returncode != 0
     assert "Error in rule fails" in out and "state FAILED" in out
+    assert "unsupported resource(s) gpus_per_node" in out
+    assert "rule long: --time=2882 min" in out and "MaxTime of 2880 min" in out
     assert (tmp_path / "minute.txt").read_text() == "done\n"
     assert (tmp_path / "gpu.txt").read_text().strip() != ""
-    jobs = {j["JobName"]: j for j in sacct(submitted(tmp_path).values())}
+    fields = ("JobIDRaw", "JobName", "Partition", "State", "Timelimit", "AllocTRES")
+    jobs = {j["JobName"]: j for j in sacct(submitted(tmp_path).values(), fields)}
+    # jobs without GPUs went to the CPU partition, the GPU job to the GPU partition
+    assert {n: j["Partition"] for n, j in jobs.items()} == {
+        "smk-minute": "cpu", "smk-fails": "cpu", "smk-gpu": "gpu"
+    }  # fmt: skip
     assert jobs["smk-minute"]["State"] == "COMPLETED"
     assert jobs["smk-minute"]["Timelimit"] == "00:03:00"  # 1 min + 90 s, rounded up
     assert "gres/gpu=1" in jobs["smk-gpu"]["AllocTRES"]
     assert jobs["smk-fails"]["State"] == "FAILED"
+    assert not {"smk-typo", "smk-long"} & set(jobs)  # refused before submission
 
 
 def test_ctrl_c_cancels_every_submitted_job(slurm, tmp_path):
@@ -271,10 +329,90 @@ rule sleep:
     proc.send_signal(signal.SIGINT)  # Ctrl-C; SIGTERM would cancel nothing
     finish(proc, tmp_path, limit_s=120)
     wait_until(lambda: not queued(ids), "the cancelled jobs to leave the queue", 120)
-    assert {j["State"].split()[0] for j in sacct(ids)} == {"CANCELLED"}  # "CANCELLED by 0"
+    # the four went out as one array; its tasks that never started show as the array's own line
+    # ("18", not "18_2"), so ask by array id; slurmdbd may lag behind the cancel
+    arrays = {i.split("_")[0] for i in ids}
+    assert len(arrays) == 1
+    wait_until(lambda: sacct(arrays), "the cancelled jobs in accounting", 60)
+    assert {j["State"].split()[0] for j in sacct(arrays)} == {"CANCELLED"}  # "CANCELLED by 0"
+
+
+def test_light_rules_run_on_the_controller_unless_given_cpus(slurm, tmp_path):
+    # the quadratic model is light by default; a user who wants it on the cluster gives it CPUs
+    # (Snakemake's --set-resources, or `set-resources:` in the profile)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-partition", "gpu",
+        "--submitit-cpu-partition", "cpu",
+        "results/quadratic/lemma1.parquet", "results/config.yaml", "--configfile", str(TINY),
+        "--set-resources", "quadratic_lemma1:cpus_per_task=2",
+    )  # fmt: skip
+    out = finish(proc, tmp_path)
+    assert proc.returncode == 0, out[-5000:]
+    assert "localrule effective_config:" in out
+    assert "\nrule quadratic_lemma1:" in out and "localrule quadratic_lemma1:" not in out
+    fields = ("JobName", "Partition", "State", "AllocCPUS")
+    (job,) = sacct(submitted(tmp_path).values(), fields)
+    assert job == dict(zip(fields, ("smk-quadratic_lemma1", "cpu", "COMPLETED", "2"), strict=True))
 
 
 # -- preemption -------------------------------------------------------------------------------
+
+
+def preempt(job: str, tmp_path: Path) -> None:
+    """Preempt a running job for real: a job in the higher-priority partition `urgent` needs
+    the whole node; SLURM (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE) kills ours
+    without warning and requeues it. Returns once ours is eligible to start again."""
+    urgent = urgent_job(tmp_path)
+    wait_until(lambda: job_state(job) == "PENDING", f"job {job} preempted and requeued")
+    wait_until(lambda: not queued({urgent}), "the urgent job to finish")
+    release_requeued(job)
+
+
+SLEEPER = """
+rule sleeper:
+    output: "slept.txt"
+    shell: "sleep 150; touch {output}"
+"""
+
+
+def urgent_job(tmp_path: Path) -> str:
+    """A job in the higher-priority partition `urgent` that needs the whole node."""
+    return command(
+        "sbatch", "--parsable", "--partition=urgent", "--exclusive", "--job-name=urgent",
+        f"--output={tmp_path}/urgent.out", "--wrap", "sleep 5",
+    ).strip()  # fmt: skip
+
+
+def test_a_job_preempted_more_often_than_allowed_fails_naming_the_cap(slurm, tmp_path):
+    (tmp_path / "Snakefile").write_text(SLEEPER)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-max-preemptions", "0",
+        snakefile=tmp_path / "Snakefile",
+    )  # fmt: skip
+    (job,) = wait_until(lambda: submitted(tmp_path), "the job").values()
+    wait_until(lambda: job_state(job) == "RUNNING", "the job running")
+    preempt(job, tmp_path)
+    out = finish(proc, tmp_path)
+    assert proc.returncode != 0 and "Error in rule sleeper" in out
+    assert "1 preemptions exceed max_preemptions=0" in out
+    assert not (tmp_path / "slept.txt").exists()
+    attempts = command("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job).split()
+    assert attempts[0] == "PREEMPTED" and attempts[-1] == "FAILED"
+
+
+def test_without_requeue_a_preempted_job_fails(slurm, tmp_path):
+    # the test cluster has JobRequeue=0: only the plugin's --requeue makes SLURM requeue a job
+    (tmp_path / "Snakefile").write_text(SLEEPER)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), "--submitit-no-requeue",
+        snakefile=tmp_path / "Snakefile",
+    )  # fmt: skip
+    (job,) = wait_until(lambda: submitted(tmp_path), "the job").values()
+    wait_until(lambda: job_state(job) == "RUNNING", "the job running")
+    urgent_job(tmp_path)
+    out = finish(proc, tmp_path)
+    assert proc.returncode != 0 and "Error in rule sleeper" in out and "state PREEMPTED" in out
+    assert not queued({job})
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +440,7 @@ def assert_same_burn_in(run: Path, reference: Path) -> None:
 
 def progress(workdir: Path) -> int:
     """Last step the burn-in logged in its current attempt."""
-    log = workdir / "logs/tiny/burn_in.log"
+    log = workdir / BURN_IN_LOG
     steps = re.findall(r"step (\d+)/", log.read_text()) if log.exists() else []
     return int(steps[-1]) if steps else 0
 
@@ -311,7 +449,7 @@ def resumed_at(job_log: Path) -> list[int]:
     return [int(s) for s in re.findall(r"resumed from .* at step (\d+)", job_log.read_text())]
 
 
-def test_preempted_training_resumes_bit_identically_after_real_requeues(
+def test_training_resumes_bit_identically_after_a_warning_and_a_real_preemption(
     slurm, uninterrupted, tmp_path
 ):
     long = overlay(tmp_path, "long", LONG_BURN_IN)
@@ -332,17 +470,18 @@ def test_preempted_training_resumes_bit_identically_after_real_requeues(
     (signalled,) = resumed_at(job_log)
     assert 300 <= signalled < 1500  # where the signal came, before the periodic checkpoint
 
-    # 2. an admin's (or the scheduler's) requeue without warning: the job is killed, the
-    # killed attempt leaves an `error` result, and the job must not be reported failed
+    # 2. real preemption, without warning: the killed attempt leaves an `error` result, sacct
+    # says PREEMPTED, and the job must not be reported failed
     wait_until(lambda: progress(tmp_path) > 1500 + 100, "progress past the checkpoint at 1500")
-    command("scontrol", "requeue", job)
-    release_requeued(job)
-    assert proc.poll() is None, "the controller gave up on a requeued job"
+    preempt(job, tmp_path)
+    assert proc.poll() is None, "the controller gave up on a preempted job"
 
     out = finish(proc, tmp_path)
     assert proc.returncode == 0, out[-5000:]
     assert resumed_at(job_log)[1] == 1500  # the last periodic checkpoint before the kill
     assert "Error" not in out
+    attempts = command("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job).split()
+    assert attempts[-1] == "COMPLETED" and "PREEMPTED" in attempts
     assert_same_burn_in(tmp_path, uninterrupted)
 
 

@@ -6,24 +6,34 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from snakemake_executor_plugin_submitit.report import prune_logs, render, report_rows
 from snakemake_executor_plugin_submitit.resources import (
     LOCAL_DEFAULT_TIMEOUT_MIN,
     ResourceError,
+    check_max_time,
+    job_name,
     local_parameters,
+    parse_max_times,
     parse_sbatch_options,
+    slurm_minutes,
     slurm_parameters,
     time_limit_min,
 )
 from snakemake_executor_plugin_submitit.status import (
+    REQUEUABLE_STATES,
     Backoff,
     Verdict,
     judge,
     parse_sacct,
+    parse_squeue,
     read_outcome,
     sacct_command,
+    squeue_command,
+    state_of,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,25 +46,60 @@ def slurm(resources, threads=1, **settings):
 # -- resources -> sbatch ----------------------------------------------------------------------
 
 
-def test_gpus_become_gpus_per_node_without_gres():
-    params = slurm({"gpus": 2, "mem_mb": 32000, "runtime": 720}, threads=8)
-    assert params["gpus_per_node"] == 2 and params["gres"] is None
-    assert params["cpus_per_task"] == 8
-    assert params["additional_parameters"]["mem"] == "32000M"
+def test_paper_resources_ask_for_their_cpus_gpus_memory_and_time():
+    # config/imagenet.yaml's resources; threads stay 1 in the rule: cpus_per_task wins
+    params = slurm({"gpu": 1, "mem_mb": 64000, "runtime": 1440, "cpus_per_task": 16})
+    assert params["cpus_per_task"] == 16
+    assert params["additional_parameters"]["gpus"] == "1"
+    assert params["additional_parameters"]["mem"] == "64000M"
+    assert params["time"] == 1442
+    assert slurm({}, threads=3)["cpus_per_task"] == 3  # no cpus_per_task: the rule's threads
 
 
-def test_cpu_jobs_ask_for_no_gpu():
-    params = slurm({"mem_mb": 1000})
-    assert params["gpus_per_node"] is None and params["gres"] is None
+def test_gpu_names_of_the_standard_slurm_plugin():
+    assert slurm({"gpu": 2, "gpu_model": "a100"})["additional_parameters"]["gpus"] == "a100:2"
+    assert slurm({"gpus": 2})["additional_parameters"]["gpus"] == "2"  # alias
+    assert slurm({"gres": "gpu:v100:4"})["additional_parameters"]["gres"] == "gpu:v100:4"
+    params = slurm({"gpu": 1, "cpus_per_gpu": 8})
+    assert params["cpus_per_gpu"] == 8 and params["cpus_per_task"] is None
+    with pytest.raises(ResourceError, match="either gres or gpu"):
+        slurm({"gres": "gpu:1", "gpu": 1})
+    with pytest.raises(ResourceError, match="gpu_model='a100' needs a GPU count"):
+        slurm({"gpu_model": "a100"})
+    with pytest.raises(ResourceError, match="cpus_per_gpu=8 on a job without GPUs"):
+        slurm({"cpus_per_gpu": 8})
 
 
-def test_gpu_model_becomes_gres_and_never_both():
-    params = slurm({"gpus": 2, "gpu_model": "a100"})
-    assert params["gres"] == "gpu:a100:2" and params["gpus_per_node"] is None
-    assert slurm({"gpu_model": "h100"})["gres"] == "gpu:h100:1"
-    assert slurm({"gres": "gpu:v100:4"})["gres"] == "gpu:v100:4"
-    with pytest.raises(ResourceError, match="either gres or gpus"):
-        slurm({"gres": "gpu:1", "gpus": 1})
+def test_cpu_jobs_ask_for_no_gpu_and_go_to_the_cpu_partition():
+    params = slurm({"mem_mb": 1000}, partition="gpu", cpu_partition="cpu")
+    assert "gpus" not in params["additional_parameters"]
+    assert params["partition"] == "cpu"
+    assert slurm({"gpu": 1}, partition="gpu", cpu_partition="cpu")["partition"] == "gpu"
+    assert slurm({"mem_mb": 1000}, partition="gpu")["partition"] == "gpu"
+
+
+def test_qos_constraint_requeue_and_single_task():
+    params = slurm({"gpu": 1, "qos": "high", "constraint": "a100|h100"})
+    assert params["qos"] == "high" and params["constraint"] == "a100|h100"
+    assert params["additional_parameters"]["requeue"] is True
+    assert slurm({}, requeue=False)["additional_parameters"]["no-requeue"] is True
+    assert slurm({"nodes": 1, "tasks": 1})["cpus_per_task"] == 1
+    with pytest.raises(ResourceError, match="tasks=4"):
+        slurm({"tasks": 4})
+
+
+@pytest.mark.parametrize(
+    "name", ["mpi", "clusters", "slurm_qos", "gpus_per_node", "time", "threads_per_core"]
+)
+def test_every_unsupported_resource_is_refused_with_its_name(name):
+    with pytest.raises(ResourceError, match=f"unsupported resource.*{name}"):
+        slurm({name: 1})
+    with pytest.raises(ResourceError, match=name):
+        local_parameters({name: 1})
+
+
+def test_snakemake_own_resources_are_not_refused():
+    slurm({"_cores": 1, "_nodes": 1, "tmpdir": "/tmp", "mem": "1G", "disk_mb": 1000})
 
 
 def test_time_limit_leaves_the_declared_runtime_before_the_usr2_warning():
@@ -65,19 +110,38 @@ def test_time_limit_leaves_the_declared_runtime_before_the_usr2_warning():
     assert slurm({})["time"] is None  # the partition's default applies
 
 
+SCONTROL = (
+    "PartitionName=gpu AllowGroups=ALL Default=YES MaxTime=2-00:00:00 State=UP\n"
+    "PartitionName=cpu Default=NO MaxTime=UNLIMITED State=UP\n"
+)
+
+
+def test_a_time_over_the_partitions_max_time_is_refused_naming_rule_request_and_limit():
+    limits, default = parse_max_times(SCONTROL)
+    assert limits == {"gpu": 2880, "cpu": None} and default == "gpu"
+    too_long = slurm({"runtime": 2880})  # imagenet.yaml's runtime, + 90 s
+    with pytest.raises(ResourceError, match=r"rule burn_in: --time=2882 .*gpu.*2880 min"):
+        check_max_time("burn_in", too_long, limits, default, 90)
+    check_max_time("burn_in", slurm({"runtime": 2878}), limits, default, 90)
+    check_max_time("burn_in", {**too_long, "partition": "cpu"}, limits, default, 90)
+    assert [slurm_minutes(t) for t in ("30", "1:30", "02:00:00", "1-12")] == [30, 2, 120, 2160]
+
+
+def test_job_names_carry_rule_and_wildcards():
+    wildcards = {"exp": "tiny", "branch": "75000", "seed": "1", "method": "ema_schedule"}
+    assert job_name("sidetrip", wildcards) == "smk-sidetrip-tiny-75000-1-ema_schedule"
+    assert job_name("fig5") == "smk-fig5"
+
+
 def test_partition_account_and_extra_options_from_settings_and_rules():
     params = slurm(
-        {"slurm_partition": "gpu", "slurm_extra": "--constraint=a100 --exclusive"},
+        {"slurm_partition": "gpu", "slurm_extra": "--exclusive"},
         partition="cpu",
         account="proj",
-        sbatch_extra="--qos normal",
+        sbatch_extra="--nice 5",
     )
     assert params["partition"] == "gpu" and params["account"] == "proj"
-    assert params["additional_parameters"] == {
-        "qos": "normal",
-        "constraint": "a100",
-        "exclusive": True,
-    }
+    assert params["additional_parameters"] == {"requeue": True, "nice": "5", "exclusive": True}
     assert slurm({"slurm_account": "other"}, account="proj")["account"] == "other"
 
 
@@ -87,6 +151,8 @@ def test_partition_account_and_extra_options_from_settings_and_rules():
         ("--time=10", "runtime"),
         ("--gres=gpu:1", "gres"),
         ("--mem 4G", "mem_mb"),
+        ("--cpus-per-task=16", "cpus_per_task"),
+        ("--qos=high", "qos"),
         ("--signal=B:USR1@60", "set by submitit"),
         ("-p gpu", "long options"),
         ("--comment='a\nb'", "line break"),
@@ -105,7 +171,8 @@ def test_extra_options_are_split_like_a_shell_but_kept_as_values():
 def test_local_cluster_always_has_a_time_limit():
     assert local_parameters({})["timeout_min"] == LOCAL_DEFAULT_TIMEOUT_MIN
     assert local_parameters({"runtime": 10})["timeout_min"] == 12
-    assert local_parameters({"gpu_model": "a100", "gpus": 2})["gpus_per_node"] == 2
+    assert local_parameters({"gpu_model": "a100", "gpu": 2})["gpus_per_node"] == 2
+    assert local_parameters({"gres": "gpu:a100:3"})["gpus_per_node"] == 3
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -120,6 +187,46 @@ def test_one_sacct_command_for_all_jobs():
 def test_sacct_output_is_parsed_per_allocation():
     text = "11|RUNNING|0:0\n11.batch|RUNNING|0:0\n12|CANCELLED by 0|0:15\n13|PENDING|0:0\n\n"
     assert parse_sacct(text) == {"11": "RUNNING", "12": "CANCELLED", "13": "PENDING"}
+
+
+def test_array_tasks_are_parsed_one_by_one():
+    text = "14_[2-3,5%256]|PENDING|0:0\n14_0|RUNNING|0:0\n14_0.batch|RUNNING|0:0\n"
+    states = parse_sacct(text)
+    assert states == {"14_0": "RUNNING", "14_2": "PENDING", "14_3": "PENDING", "14_5": "PENDING"}
+    assert parse_squeue("14_2 PENDING\n9 RUNNING\n") == {"14_2": "PENDING", "9": "RUNNING"}
+    assert squeue_command(["14_2", "9"])[-1] == "14_2,9"
+    assert sacct_command(["14_2", "9"])[-1] == "14_2,9,14"  # and the array job itself
+    # the array cancelled while task 2 was pending: only the array job's own line is left
+    assert (
+        state_of(parse_sacct("14_0|COMPLETED|0:0\n14|CANCELLED by 0|0:0\n"), "14_2") == "CANCELLED"
+    )
+
+
+def test_preempted_and_node_fail_are_final_only_when_not_requeued():
+    # the executor asks squeue for these, and uses its state while the job is queued again
+    assert {"PREEMPTED", "NODE_FAIL"} == REQUEUABLE_STATES
+    assert judge("error", "PREEMPTED") is Verdict.FAILED  # squeue no longer lists it
+
+
+def test_efficiency_report_from_sacct_lines():
+    text = (
+        "7|smk-burn_in-tiny|gpu|COMPLETED|00:01:40|00:05:00|4||billing=4,cpu=4,gres/gpu=1\n"
+        "7.batch|batch||COMPLETED|00:01:40|00:05:00|4|524288K|cpu=4,gres/gpu=1\n"
+    )
+    (row,) = report_rows(text)
+    assert row["CPUEff"] == "75%" and row["MaxRSS"] == "512M" and row["GPUs"] == "1"
+    assert "| 7 | smk-burn_in-tiny | gpu | COMPLETED" in render([row])
+
+
+def test_old_logs_of_successful_jobs_are_pruned_and_failed_ones_kept(tmp_path):
+    run = tmp_path / "run1" / "burn_in"
+    run.mkdir(parents=True)
+    for job, outcome in (("3", "success"), ("4", "error")):
+        (run / f"{job}_0_log.out").write_text("log")
+        (run / f"{job}_0_result.pkl").write_bytes(pickle.dumps((outcome, None)))
+    assert prune_logs(tmp_path, keep_days=7) == 0  # all younger than a week
+    assert prune_logs(tmp_path, keep_days=7, now=time.time() + 8 * 86400) == 1
+    assert sorted(p.name for p in run.iterdir()) == ["4_0_log.out", "4_0_result.pkl"]
 
 
 @pytest.mark.parametrize(
@@ -170,7 +277,7 @@ def test_snakemake_finds_the_plugin():
     from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
 
     plugin = ExecutorPluginRegistry().get_plugin("submitit")
-    assert {"cluster", "partition", "account", "folder", "sbatch_extra"} <= {
+    assert {"cluster", "partition", "cpu_partition", "account", "folder", "sbatch_extra"} <= {
         f.name for f in plugin.settings_cls.__dataclass_fields__.values()
     }
 

@@ -54,8 +54,10 @@ for _cfg in EXPERIMENTS.values():
     CHECKPOINT_STEPS |= set(_cfg["sidetrips"]["branch_steps"])
 CHECKPOINT_STEPS = sorted(CHECKPOINT_STEPS)
 lrconfig.check_checkpoint_steps(EXPERIMENTS, CHECKPOINT_STEPS)
-# GPUs per training job come from config, so the CPU default asks for none.
-TRAIN_RESOURCES = config.get("resources", {})
+# GPUs per training job come from config, so the CPU default asks for none; its CPUs
+# (cpus_per_task) are also its threads, hence torch's threads (lrtraj.runtime.job).
+TRAIN_RESOURCES = {"cpus_per_task": 1, **config.get("resources", {})}
+TRAIN_THREADS = int(TRAIN_RESOURCES["cpus_per_task"])
 
 
 wildcard_constraints:

@@ -17,7 +17,7 @@ rule probe_sweep:
         f"benchmarks/{EXP}/probes/sweep_step{{ckpt}}.tsv"
     wildcard_constraints:
         ckpt=r"\d+",
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:
@@ -41,7 +41,7 @@ rule probe_fixed_batch:
         f"logs/{EXP}/probes/fixed_batch.log",
     benchmark:
         f"benchmarks/{EXP}/probes/fixed_batch.tsv"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:
@@ -60,7 +60,7 @@ rule probe_alignment:
         f"logs/{EXP}/probes/alignment.log",
     benchmark:
         f"benchmarks/{EXP}/probes/alignment.tsv"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

@@ -8,7 +8,7 @@ rule sidetrip:
         "logs/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.log",
     benchmark:
         "benchmarks/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.tsv"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

@@ -6,7 +6,7 @@ rule burn_in:
         "logs/{exp}/burn_in.log",
     benchmark:
         "benchmarks/{exp}/burn_in.tsv"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

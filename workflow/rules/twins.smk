@@ -14,7 +14,7 @@ rule twin:
         "logs/{exp}/twins/seed{seed}.log",
     benchmark:
         "benchmarks/{exp}/twins/seed{seed}.tsv"
-    threads: 1
+    threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:

@@ -6,9 +6,15 @@ rule declares (:mod:`.resources`). The controller stays where it was started (th
 jobs run the same ``python -m snakemake`` job command on the compute nodes, so the working
 directory and the submitit folder must be on a filesystem shared with them.
 
+Submission: the jobs that are ready together and ask for the same allocation (side-trips) go
+out as one SLURM job array through submitit's batch submission (one ``sbatch``). Jobs with GPUs
+go to ``partition``, jobs without to ``cpu-partition`` when set; the workflow runs its light
+rules (figures, summaries) on the controller as ``localrules``. A ``--time`` over the
+partition's MaxTime is refused before submission.
 Status: one ``sacct`` call per polling round for all jobs, with back-off (:mod:`.status`).
 Cancel (Ctrl-C, i.e. SIGINT): one ``scancel`` for every submitted job. Preemption and time-limit
-warnings: the job wrapper requeues a job that checkpointed (:mod:`.job`).
+warnings: the job wrapper requeues a job that checkpointed (:mod:`.job`). After the run: an
+efficiency report from sacct, and old logs of successful jobs pruned (:mod:`.report`).
 """
 
 import os
@@ -19,7 +25,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import submitit
@@ -28,84 +33,40 @@ from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
-from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
+from snakemake_interface_executor_plugins.settings import CommonSettings
 
 from .job import SnakemakeJob
-from .resources import ResourceError, local_parameters, parse_sbatch_options, slurm_parameters
-from .status import Backoff, Verdict, judge, local_state, parse_sacct, read_outcome, sacct_command
+from .report import prune_logs, write_report
+from .resources import (
+    ResourceError,
+    check_max_time,
+    job_name,
+    local_parameters,
+    parse_max_times,
+    parse_sbatch_options,
+    slurm_parameters,
+)
+from .settings import CLUSTERS, ExecutorSettings
+from .status import (
+    REQUEUABLE_STATES,
+    Backoff,
+    Verdict,
+    judge,
+    local_state,
+    parse_sacct,
+    parse_squeue,
+    read_outcome,
+    sacct_command,
+    squeue_command,
+    state_of,
+)
 
-CLUSTERS = ("slurm", "local", "debug")
 # A final state without a result file: wait this long for a shared filesystem to show it.
 RESULT_GRACE_S = 60.0
 # Unknown to sacct and no result: slurmdbd lags behind slurmctld; after this, give up.
 UNKNOWN_GRACE_S = 600.0
 # sacct failing this many rounds in a row: trust `error` result files without it.
 SACCT_OUTAGE_ROUNDS = 5
-
-
-# No `from __future__ import annotations`: Snakemake builds its CLI from these field types.
-@dataclass
-class ExecutorSettings(ExecutorSettingsBase):
-    cluster: str = field(
-        default="slurm",
-        metadata={
-            "help": "submitit cluster: slurm (sbatch), local (subprocesses on this machine, "
-            "for laptops and tests) or debug (in the controller process, one job at a time)",
-            "choices": list(CLUSTERS),
-        },
-    )
-    partition: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "SLURM partition (a rule's slurm_partition resource wins)",
-        },
-    )
-    account: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "SLURM account (a rule's slurm_account resource wins)",
-        },
-    )
-    folder: Path = field(
-        default=Path(".snakemake/submitit"),
-        metadata={
-            "help": "submitit folder (job pickles and one log per job), on a filesystem shared "
-            "with the compute nodes; each run uses a fresh subfolder, as SLURM job ids repeat "
-            "across clusters"
-        },
-    )
-    sbatch_extra: str | None = field(
-        default=None,
-        metadata={
-            "type": str,  # argparse needs a callable, not the union
-            "help": "extra sbatch long options for every job, e.g. '--qos=normal "
-            "--constraint=a100' (a rule's slurm_extra resource adds to them)",
-        },
-    )
-    signal_delay_s: int = field(
-        default=90,
-        metadata={
-            "help": "seconds between submitit's USR2 warning and the time limit; added to each "
-            "rule's runtime so the warning never comes before the declared runtime"
-        },
-    )
-    status_interval_min: float = field(
-        default=2.0,
-        metadata={"help": "shortest interval (s) between status rounds (one sacct call each)"},
-    )
-    status_interval_max: float = field(
-        default=60.0,
-        metadata={
-            "help": "longest interval (s) between status rounds; in between, the interval is a "
-            "fifth of the age of the youngest running job"
-        },
-    )
-    max_requeues: int = field(
-        default=10,
-        metadata={"help": "requeues after preemption/time-limit warnings before a job fails"},
-    )
 
 
 common_settings = CommonSettings(
@@ -145,6 +106,12 @@ class Executor(RemoteExecutor):
         self.status_rounds = 0
         self.status_calls = 0
         self._sacct_failures = 0  # consecutive
+        self._partition_limits: tuple[dict[str, int | None], str | None] | None = None
+        self._judged: list[str] = []  # SLURM job ids, for the efficiency report
+        if self.settings.keep_logs_days >= 0:
+            pruned = prune_logs(Path(self.settings.folder), self.settings.keep_logs_days)
+            if pruned:
+                self.logger.info(f"submitit: pruned {pruned} logs of successful jobs")
 
     # -- submission ---------------------------------------------------------------------------
 
@@ -152,47 +119,120 @@ class Executor(RemoteExecutor):
         """Snakemake's job command as an argument list (it is never handed to a shell)."""
         return shlex.split(self.format_job_exec(job))
 
-    def _executor(self, job: JobExecutorInterface) -> submitit.Executor:
-        folder = self.run_folder / job.name  # files named by job id: one log per job
+    def _parameters(self, job: JobExecutorInterface) -> dict:
+        """submitit parameters of one job (raises ResourceError before anything is submitted)."""
         resources = dict(job.resources.items())
         delay = self.settings.signal_delay_s
-        if self.settings.cluster == "slurm":
-            executor = submitit.SlurmExecutor(folder=folder)
-            executor.update_parameters(
-                **slurm_parameters(
-                    resources,
-                    job.threads,
-                    name=f"smk-{job.name}",
-                    partition=self.settings.partition,
-                    account=self.settings.account,
-                    sbatch_extra=self.settings.sbatch_extra,
-                    signal_delay_s=delay,
-                )
-            )
-            return executor
         if self.settings.cluster == "local":
-            executor = submitit.LocalExecutor(folder=folder)
-            executor.update_parameters(**local_parameters(resources, signal_delay_s=delay))
-            return executor
-        return submitit.DebugExecutor(folder=folder)
+            return local_parameters(resources, signal_delay_s=delay)
+        if self.settings.cluster == "debug":
+            return {}
+        params = slurm_parameters(
+            resources,
+            job.threads,
+            name=job_name(job.name, getattr(job, "wildcards_dict", None)),
+            partition=self.settings.partition,
+            cpu_partition=self.settings.cpu_partition,
+            account=self.settings.account,
+            sbatch_extra=self.settings.sbatch_extra,
+            signal_delay_s=delay,
+            requeue=not self.settings.no_requeue,
+        )
+        check_max_time(job.name, params, *self._max_times(), signal_delay_s=delay)
+        return params
+
+    def _max_times(self) -> tuple[dict[str, int | None], str | None]:
+        """Each partition's MaxTime, asked once per run (none known: nothing is checked)."""
+        if self._partition_limits is None:
+            command = ["scontrol", "show", "partition", "--oneliner"]
+            try:
+                proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+                self._partition_limits = parse_max_times(proc.stdout)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                self.logger.warning(f"scontrol show partition failed ({e}): MaxTime not checked")
+                self._partition_limits = ({}, None)
+        return self._partition_limits
+
+    def _executor(self, folder: Path, params: dict) -> submitit.Executor:
+        if self.settings.cluster == "slurm":
+            executor = submitit.SlurmExecutor(
+                folder=folder, max_num_timeout=self.settings.max_timeouts
+            )
+        elif self.settings.cluster == "local":
+            executor = submitit.LocalExecutor(
+                folder=folder, max_num_timeout=self.settings.max_timeouts
+            )
+        else:
+            return submitit.DebugExecutor(folder=folder)
+        executor.update_parameters(**params)
+        return executor
+
+    def _function(self, job: JobExecutorInterface) -> SnakemakeJob:
+        return SnakemakeJob(
+            self.job_argv(job),
+            os.getcwd(),
+            max_timeouts=self.settings.max_timeouts,
+            max_preemptions=self.settings.max_preemptions,
+        )
+
+    def run_jobs(self, jobs: list[JobExecutorInterface]) -> None:
+        """Jobs of one rule with the same parameters go out as one job array (one sbatch)."""
+        groups: dict[tuple, list[tuple[JobExecutorInterface, dict]]] = {}
+        for job in jobs:
+            self.run_job_pre(job)
+            try:
+                params = self._parameters(job)
+            except Exception as e:  # bad resources: this job fails, before any submission
+                self.report_job_error(SubmittedJobInfo(job), msg=f"submitit: {e}")
+                continue
+            same = {k: v for k, v in params.items() if k != "job_name"}
+            arrayable = not self.settings.no_arrays and self.settings.cluster == "slurm"
+            key = (job.name, repr(sorted(same.items()))) if arrayable else (id(job),)
+            groups.setdefault(key, []).append((job, params))
+        for members in groups.values():
+            if len(members) == 1:
+                self._submit(*members)
+            else:  # one name for the array: the rule, the wildcards its tasks share, the count
+                shared = _shared_wildcards([j for j, _ in members])
+                name = f"{job_name(members[0][0].name, shared)}-x{len(members)}"
+                self._submit(*members, array_name=name)
 
     def run_job(self, job: JobExecutorInterface) -> None:
+        self.run_jobs([job])
+
+    def _submit(
+        self, *members: tuple[JobExecutorInterface, dict], array_name: str | None = None
+    ) -> None:
+        """One submission through submitit: a job, or an array of jobs with equal parameters."""
+        jobs = [job for job, _ in members]
+        names = [params.get("job_name", job.name) for job, params in members]
+        params = members[0][1] if array_name is None else {**members[0][1], "job_name": array_name}
+        # files named by job id (array tasks: <array>_<task>): one log per job
+        folder = self.run_folder / (jobs[0].name if array_name is None else array_name)
         try:
-            executor = self._executor(job)
-            function = SnakemakeJob(self.job_argv(job), os.getcwd(), self.settings.max_requeues)
+            executor = self._executor(folder, params)
             with submitit.helpers.clean_env():  # no SLURM_* of an enclosing allocation
-                sjob = executor.submit(function)
-        except Exception as e:  # bad resources, sbatch refusing the job: this job fails
-            self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
+                if len(jobs) == 1:
+                    sjobs = [executor.submit(self._function(jobs[0]))]
+                else:
+                    with executor.batch():
+                        delayed = [executor.submit(self._function(job)) for job in jobs]
+                    sjobs = delayed
+        except Exception as e:  # sbatch refusing the job(s): these jobs fail
+            for job in jobs:
+                self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
             return
-        log = sjob.paths.stdout
-        self.logger.info(
-            f"Job {job.jobid} submitted as {self.settings.cluster} job {sjob.job_id} (log: {log})."
-        )
-        with self._lock:
-            self._submitted[sjob.job_id] = sjob
-        aux = {"submitit": sjob, "log": log, "since": time.monotonic()}
-        self.report_job_submission(SubmittedJobInfo(job, external_jobid=sjob.job_id, aux=aux))
+        for job, name, sjob in zip(jobs, names, sjobs, strict=True):
+            log = sjob.paths.stdout
+            array = "" if array_name is None else f" in array {array_name}"
+            self.logger.info(
+                f"Job {job.jobid} submitted as {self.settings.cluster} job {sjob.job_id} "
+                f"({name}{array}; log: {log})."
+            )
+            with self._lock:
+                self._submitted[sjob.job_id] = sjob
+            aux = {"submitit": sjob, "log": log, "since": time.monotonic()}
+            self.report_job_submission(SubmittedJobInfo(job, external_jobid=sjob.job_id, aux=aux))
 
     # -- status -------------------------------------------------------------------------------
 
@@ -218,7 +258,24 @@ class Executor(RemoteExecutor):
             self.logger.warning(f"sacct failed ({problem}); job states unknown this round")
             return None
         self._sacct_failures = 0
-        return parse_sacct(proc.stdout)
+        states = parse_sacct(proc.stdout)
+        return self._requeued(states)
+
+    def _requeued(self, states: dict[str, str]) -> dict[str, str]:
+        """PREEMPTED/NODE_FAIL jobs that SLURM requeued: squeue's state instead (status.py)."""
+        maybe = [job_id for job_id, state in states.items() if state in REQUEUABLE_STATES]
+        if not maybe:
+            return states
+        try:
+            proc = subprocess.run(
+                squeue_command(maybe), capture_output=True, text=True, timeout=120
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self.logger.warning(f"squeue failed ({e}); preempted jobs taken as running")
+            return {**states, **dict.fromkeys(maybe, "PENDING")}
+        if proc.returncode != 0:  # e.g. "Invalid job id" once every one of them has left
+            return states
+        return {**states, **{j: s for j, s in parse_squeue(proc.stdout).items() if j in states}}
 
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
@@ -245,7 +302,7 @@ class Executor(RemoteExecutor):
         for info in active_jobs:
             job_id = info.external_jobid
             outcome, detail = outcomes[job_id]
-            state = None if states is None else states.get(job_id)
+            state = None if states is None else state_of(states, job_id)
             verdict = judge(outcome, state)
             if states is None and verdict is not Verdict.SUCCESS:
                 # sacct failed: no news is not bad news, unless it has been down for a while
@@ -269,6 +326,7 @@ class Executor(RemoteExecutor):
             with self._lock:
                 self._submitted.pop(job_id, None)
             self._unsure_since.pop(job_id, None)
+            self._judged.append(job_id)
             if verdict is Verdict.SUCCESS:
                 self.report_job_success(info)
             else:
@@ -280,6 +338,13 @@ class Executor(RemoteExecutor):
             self.logger.info(
                 f"submitit: {self.status_rounds} status rounds, {self.status_calls} sacct calls."
             )
+        if self.settings.cluster == "slurm" and self._judged:
+            path = self.run_folder / "cluster_report.md"
+            try:
+                write_report(self._judged, path)
+                self.logger.info(f"submitit: efficiency report in {path}")
+            except (OSError, subprocess.SubprocessError) as e:
+                self.logger.warning(f"submitit: no efficiency report ({e})")
         super().shutdown()
 
     # -- cancel -------------------------------------------------------------------------------
@@ -300,6 +365,13 @@ class Executor(RemoteExecutor):
             return
         for sjob in jobs:
             sjob.cancel(check=False)
+
+
+def _shared_wildcards(jobs: list[JobExecutorInterface]) -> dict:
+    """The wildcards with one value across ``jobs`` (in the first job's order)."""
+    first = dict(getattr(jobs[0], "wildcards_dict", None) or {})
+    rest = [dict(getattr(j, "wildcards_dict", None) or {}) for j in jobs[1:]]
+    return {k: v for k, v in first.items() if all(w.get(k) == v for w in rest)}
 
 
 def _run_inline(sjob: submitit.Job) -> tuple[str, str]:

@@ -10,10 +10,17 @@ preemption by sending SIGUSR2 to every process of the job step. This wrapper
 * replaces submitit's own USR2 handler (which would requeue at once, killing a job that is still
   writing its checkpoint, and fail a job that cannot checkpoint) with one that only records the
   request and forwards it to the job's process group (submitit's local cluster signals only us);
-* when the job then exits unsuccessfully after such a request, requeues itself (``scontrol
-  requeue`` on SLURM, submitit's requeue exit code locally) without writing a result, so the
-  controller never sees a failure; the requeued run executes the same command and the job
-  resumes from its checkpoint. A job that succeeds despite the signal simply succeeds.
+* when the job then exits unsuccessfully after such a request, hands over to submitit's own
+  ``SignalHandler.checkpoint_and_try_requeue`` (the wrapper is a ``Checkpointable``): submitit
+  tells a timeout from a preemption by the time used, counts timeouts against the executor's
+  ``max_num_timeout``, and requeues (``scontrol requeue`` on SLURM, its requeue exit code
+  locally) without writing a result, so the controller never sees a failure. The requeued run
+  executes the same command and the job resumes from its checkpoint. A job that succeeds despite
+  the signal simply succeeds.
+
+submitit requeues preemptions without a cap; a job preempted over and over (or requeued by SLURM
+itself: PreemptMode=REQUEUE, node failure) fails here after ``max_preemptions``: requeues so far
+(``SLURM_RESTART_COUNT``) minus the timeouts submitit counted.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-# submitit.local.local.LOCAL_REQUEUE_RETURN_CODE: the local controller restarts such a task
-LOCAL_REQUEUE_EXIT = 144
+import submitit
+from submitit.core.job_environment import SignalHandler
+
 PREEMPT_SIGNAL = signal.SIGUSR2
 
 
@@ -37,17 +45,58 @@ class JobFailed(RuntimeError):
     """The Snakemake job exited unsuccessfully (its traceback is in the job log above)."""
 
 
+class _SignalHandler(SignalHandler):
+    """submitit's handler; a job without a time limit (the partition's default) never timed out
+    (submitit's rule needs the limit)."""
+
+    def has_timed_out(self) -> bool:
+        return self._delayed._timeout_min is not None and super().has_timed_out()
+
+
 @dataclass
-class SnakemakeJob:
-    """Picklable callable submitted through submitit: runs ``argv`` in ``workdir``."""
+class SnakemakeJob(submitit.helpers.Checkpointable):
+    """Picklable callable submitted through submitit: runs ``argv`` in ``workdir``.
+
+    ``max_timeouts`` must be the executor's ``max_num_timeout`` (submitit counts down from it).
+    """
 
     argv: Sequence[str]
     workdir: str
-    max_requeues: int = 10
+    max_timeouts: int = 3
+    max_preemptions: int = 10
     _preempted: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def _submitit_handler(self) -> SignalHandler | None:
+        """submitit's signal handler for this attempt (None: no requeue on this cluster), after
+        refusing to run an attempt beyond the preemption cap."""
+        cluster = os.environ.get("SUBMITIT_EXECUTOR", "")
+        if (
+            cluster not in ("slurm", "local")
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return None
+        env = submitit.JobEnvironment()
+        delayed = submitit.helpers.DelayedSubmission.load(env.paths.submitted_pickle)
+        restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
+        timeouts = self.max_timeouts - delayed._timeout_countdown
+        preemptions = restarts - timeouts
+        if preemptions > self.max_preemptions:
+            raise JobFailed(
+                f"requeued {restarts} times, {timeouts} of them after timeouts: "
+                f"{preemptions} preemptions exceed max_preemptions={self.max_preemptions}"
+            )
+        if restarts:
+            print(
+                f"submitit job: attempt {restarts + 1} ({timeouts} timeouts, {preemptions} "
+                "preemptions or requeues so far)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return _SignalHandler(env, env.paths, delayed)
 
     def __call__(self) -> int:
         in_main = threading.current_thread() is threading.main_thread()
+        handler = self._submitit_handler()
         if in_main:  # children inherit SIG_IGN across exec; handlers are reset
             signal.signal(PREEMPT_SIGNAL, signal.SIG_IGN)
         # own process group: the preemption signal and clean-up reach the whole job tree
@@ -74,8 +123,8 @@ class SnakemakeJob:
         _signal_group(proc.pid, signal.SIGKILL)  # strays the job left behind
         if returncode == 0:
             return 0
-        if self._preempted and in_main:
-            _requeue_and_exit(self.max_requeues)
+        if self._preempted and handler is not None:
+            handler.checkpoint_and_try_requeue(PREEMPT_SIGNAL)  # exits, or raises when it won't
         raise JobFailed(f"Snakemake job exited with code {returncode}: {' '.join(self.argv[:3])}")
 
 
@@ -92,20 +141,3 @@ def _terminate_group(proc: subprocess.Popen, grace_s: float = 0.5) -> None:
     while proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     _signal_group(proc.pid, signal.SIGKILL)
-
-
-def _requeue_and_exit(max_requeues: int) -> None:
-    """Put this job back in the queue without writing a result (so it is not judged failed)."""
-    cluster = os.environ.get("SUBMITIT_EXECUTOR", "")
-    if cluster == "slurm":
-        restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
-        job_id = os.environ.get("SLURM_JOB_ID")
-        if job_id is None or restarts >= max_requeues:
-            raise JobFailed(f"preempted, but not requeued ({restarts} requeues so far)")
-        print(f"submitit job: requeueing SLURM job {job_id}", file=sys.stderr, flush=True)
-        subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=60)
-        sys.exit(-1)
-    if cluster == "local":
-        print("submitit job: requeueing (local cluster)", file=sys.stderr, flush=True)
-        sys.exit(LOCAL_REQUEUE_EXIT)
-    raise JobFailed("preempted on a cluster without requeue")
