@@ -1,5 +1,7 @@
 """Model registry: CIFAR-style ResNets (resnet8/20/32, He et al. 2016, option-B shortcuts) for
-small images, and torchvision's resnet18/34/50 for ImageNet-sized ones. All use BatchNorm."""
+small images; torchvision's ResNet-18/34 with a CIFAR stem (``resnet18_cifar``/``resnet34_cifar``,
+widths 64-512) for CIFAR at paper scale; torchvision's resnet18/34/50 for ImageNet-sized images.
+All use BatchNorm."""
 
 from __future__ import annotations
 
@@ -74,10 +76,31 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
     return build
 
 
+def _torchvision_cifar(layers: Sequence[int]) -> Callable[..., nn.Module]:
+    """torchvision's ResNet of basic blocks with the stem that CIFAR work uses: a 3x3 stride-1
+    convolution and no max-pool, so the first stage sees the full 32x32 image (the ImageNet stem,
+    7x7 stride 2 plus a max-pool, would shrink it to 8x8). Stage widths are torchvision's 64-512;
+    ``widths`` (the 3-stage models' key) does not apply."""
+
+    def build(in_channels: int, num_classes: int, widths: Sequence[int] | None = None) -> nn.Module:
+        from torchvision.models.resnet import BasicBlock as TorchvisionBlock
+        from torchvision.models.resnet import ResNet
+
+        net = ResNet(TorchvisionBlock, list(layers), num_classes=num_classes)
+        net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+        net.maxpool = nn.Identity()
+        return net
+
+    return build
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet8": _cifar(1),
     "resnet20": _cifar(3),
     "resnet32": _cifar(5),
+    "resnet18_cifar": _torchvision_cifar((2, 2, 2, 2)),
+    "resnet34_cifar": _torchvision_cifar((3, 4, 6, 3)),
     "resnet18": _torchvision("resnet18"),
     "resnet34": _torchvision("resnet34"),
     "resnet50": _torchvision("resnet50"),
