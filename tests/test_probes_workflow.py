@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from lrtraj.analysis.probe_claims import probe_claims
 from lrtraj.metrics import read_provenance
 from lrtraj.probes import (
     ALIGNMENT_COLUMNS,
@@ -17,7 +18,6 @@ from lrtraj.probes import (
     INTERPOLATION_COLUMNS,
     SWEEP_COLUMNS,
 )
-from lrtraj.probes.claims import probe_claims
 from tests.test_workflow import TINY, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-# The reproduction scorecard (NOTES §3): every claim computed from the Parquet metrics.
+# The reproduction scorecard (docs/theory.md §3): every claim computed from the Parquet metrics.
 
 
 rule claims:

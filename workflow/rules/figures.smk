@@ -133,7 +133,7 @@ rule fig6:
     input:
         metrics=lambda w: sidetrips_of(
             config["figures"]["fig6"]["branch_step"],
-            methods=["constant", f"{config['figures']['fig6']['family']}_schedule"],
+            methods=["constant", schedule_method(config["figures"]["fig6"]["family"])],
         ),
         distances=f"{RESULTS}/sidetrips/branch{config['figures']['fig6']['branch_step']}/distances.parquet",
     output:

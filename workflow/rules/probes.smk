@@ -74,7 +74,6 @@ rule probe_alignment:
             "lr", config["sidetrips"].get("lr", config["trajectory"]["lr"])
         ),
         batch_size=config["trajectory"]["batch_size"],
-        log_every=config["trajectory"]["log_every"],
     script:
         "../scripts/probe_alignment.py"
 

@@ -13,7 +13,7 @@ rule burn_in:
         **TRAIN_RESOURCES,
     params:
         run=lambda w: run_params(w.exp),
-        trajectory=lambda w: EXPERIMENTS[w.exp]["trajectory"],
+        trajectory=lambda w: trajectory_params(w.exp),
         checkpoint_steps=CHECKPOINT_STEPS,
         state_dir=lambda w: f"results/{w.exp}/burn_in/state",
     script:

@@ -1,8 +1,8 @@
 """Rule claims: the scorecard of the paper's claims, from the Parquet metrics."""
 
-from lrtraj.claims import scorecard, write_markdown
+from lrtraj.analysis.claims import scorecard, write_markdown
+from lrtraj.analysis.probe_claims import probe_claims
 from lrtraj.metrics import write_parquet
-from lrtraj.probes.claims import probe_claims
 from lrtraj.runtime import job, log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)

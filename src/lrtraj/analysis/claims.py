@@ -1,4 +1,4 @@
-"""The reproduction scorecard: each claim of NOTES §3 computed from the Parquet metrics.
+"""The reproduction scorecard: each claim of docs/theory.md §3 computed from the Parquet metrics.
 
 A row holds the measured number, the paper's expectation and pass/fail. A claim whose metrics
 are not built (its probe or figure is not part of the DAG yet, or the file is absent) says
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lrtraj.averaging import FAMILIES
 from lrtraj.metrics import read_parquet
 
 CLAIM_COLUMNS = ["claim", "figure", "statement", "expectation", "measured", "detail", "status"]
@@ -64,15 +65,18 @@ def load_tables(paths: list[str] | None) -> pd.DataFrame | None:
 
 
 def averaging_matches_schedule(summary: pd.DataFrame, ratio_max: float, split: str) -> list[dict]:
-    """Claim 3: |average − schedule| ≪ |average − baseline| (final loss), every family."""
+    """Claim 3: |average − schedule| ≪ |average − baseline| (final loss), one row per averaging
+    family that the registry scores (``Family.claim``)."""
     rows = []
     loss = summary[(summary["metric"] == "loss") & (summary["split"] == split)]
-    for letter, family in zip("abc", ("ema", "two_point", "swa"), strict=True):
+    scored = sorted((f for f in FAMILIES.values() if f.claim), key=lambda f: f.claim)
+    for family in (f.name for f in scored):
+        claim = FAMILIES[family].claim
         sub = loss[loss["family"] == family]
         statement = f"{family} average ≈ its schedule, both far from constant lr"
         expectation = f"gap(avg, sched) / gap(avg, base) < {ratio_max}, every seed ({split} loss)"
         if sub.empty:
-            rows.append(_not_built(f"3{letter}", "fig5", statement, expectation, "no side-trips"))
+            rows.append(_not_built(claim, "fig5", statement, expectation, "no side-trips"))
             continue
         ratio = sub["gap_average_schedule"] / sub["gap_average_baseline"]
         detail = ", ".join(
@@ -81,7 +85,7 @@ def averaging_matches_schedule(summary: pd.DataFrame, ratio_max: float, split: s
         )
         rows.append(
             claim_row(
-                f"3{letter}",
+                claim,
                 "fig5",
                 statement,
                 expectation,
@@ -207,7 +211,9 @@ def scorecard(
             ("2", "fig3", "no barrier between fixed-batch side-trip endpoints"),
             ("5", "fig7", "fixed-batch gradient stays aligned; independent batches ≈ 0"),
         ):
-            rows.append(_not_built(claim, fig, text, "see NOTES §3", "probes not in the DAG"))
+            rows.append(
+                _not_built(claim, fig, text, "see docs/theory.md §3", "probes not in the DAG")
+            )
     summary = load_tables(inputs.get("sidetrip_summary"))
     if summary is None:
         rows.append(_not_built("3", "fig5", "average ≈ schedule", "", "no side-trip summary"))
@@ -249,8 +255,8 @@ def write_markdown(card: pd.DataFrame, path: str | Path, provenance: Mapping[str
 
     counts = card["status"].value_counts().to_dict()
     head = (
-        "# Reproduction scorecard\n\nEach claim of the paper (NOTES §3) measured on this run's "
-        f"metrics: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "
+        "# Reproduction scorecard\n\nEach claim of the paper (docs/theory.md §3) measured on "
+        f"this run's metrics: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "
         f"{counts.get('not built', 0)} not built.\n\n"
     )
     shown = card.assign(measured=card["measured"].map(lambda v: f"{v:.4g}"))

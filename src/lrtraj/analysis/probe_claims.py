@@ -1,4 +1,4 @@
-"""Scorecard rows of the probe claims (NOTES §3, claims 1, 2 and 5), for ``lrtraj.claims``.
+"""Scorecard rows of the probe claims (docs/theory.md §3, claims 1, 2 and 5).
 
 ``probe_claims(inputs)`` reads the probe Parquet named in ``inputs`` (keys ``"probe_sweep"``:
 every sweep file, ``"burn_in"``: the main trajectory's metrics, ``"probe_interpolation"``,
@@ -13,14 +13,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from lrtraj.claims import claim_row, load_tables
+from lrtraj.analysis.claims import claim_row, load_tables
+from lrtraj.analysis.probes import barriers, final_train_loss, sweep_summary
 
 BARRIER_MAX = 0.01  # claim 2: barrier below 1% of the loss scale (the loss at the branch points)
 COSINE_MIN = 0.5  # claim 5: the fixed batch's gradient stays within this cosine of its start
 INDEPENDENT_MAX = 0.1  # claim 5: |mean cosine| of independent batches' gradients
 
 
-# One row format and one loader for every claim: those of lrtraj.claims.
+# One row format and one loader for every claim: those of lrtraj.analysis.claims.
 _row = claim_row
 _load = load_tables
 
@@ -28,8 +29,6 @@ _load = load_tables
 def one_step_claims(sweeps: pd.DataFrame, burn_in: pd.DataFrame) -> list[dict]:
     """Claim 1: the best single step on a batch beats the trained model's mean loss (1a), and the
     held-out batch's best lr lies below the training batch's (1b), on every sweep curve."""
-    from lrtraj.plots.probes import final_train_loss, sweep_summary
-
     summary = sweep_summary(sweeps)
     step, trained = final_train_loss(burn_in)
     fx = summary[summary["batch"] == "fixed"].set_index(["checkpoint", "batch_size"])
@@ -60,8 +59,6 @@ def one_step_claims(sweeps: pd.DataFrame, burn_in: pd.DataFrame) -> list[dict]:
 
 def barrier_claim(interp: pd.DataFrame) -> dict:
     """Claim 2: no barrier between the ends of fixed-batch GD side-trips (both batches)."""
-    from lrtraj.probes.fixed_batch import barriers
-
     bar = barriers(interp)
     ends = bar[bar["kind"] == "endpoints"]
     rel = ends["relative_barrier"].fillna(np.inf)  # a non-finite path (diverged) fails
