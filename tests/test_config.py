@@ -72,6 +72,8 @@ def test_schema_errors_name_the_key(overlay, key):
         ({"sidetrips": {"averaging": {"swa": {"n": 8, "c": 100}}}}, "exceeds the side-trip length"),
         ({"figures": {"fig5": {"branch_step": 4000, "split": "test"}}}, "figures.fig5.branch_step"),
         ({"data": {"name": "cifar10", "data_dir": None}}, "data.data_dir: required"),
+        ({"distributed": {"ranks": 3}}, "trajectory.batch_size: 64 is not divisible by distri"),
+        ({"distributed": {"ranks": 2}, "device": "cuda:1"}, "device: 'cuda:1' names one GPU"),
     ],
 )
 def test_relations_between_keys_are_checked(overlay, message):
