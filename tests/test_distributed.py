@@ -5,8 +5,11 @@ script does), each running the burn-in of ``tests.test_train``'s tiny ResNet-8 (
 """
 
 import os
+import signal
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +132,41 @@ def test_rank_shards_tile_the_global_batch():
     assert torch.equal(torch.cat([p[1] for p in parts]), y)
     with pytest.raises(ValueError, match="distributed.ranks=3"):
         stream.shard(0, 3)
+
+
+def test_launcher_forwards_preemption_to_every_rank_and_stops_them_on_a_failure(tmp_path):
+    """The local launcher (a job whose ranks nobody started): SIGUSR2 to the job reaches each
+    rank; one rank failing stops the others, and the job fails with its status."""
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    waits = textwrap.dedent(f"""
+        import os, pathlib, signal, sys, time
+        signal.signal(signal.SIGUSR2, lambda *_: sys.exit({PREEMPTED_EXIT_CODE}))
+        pathlib.Path({str(ready)!r}, os.environ["RANK"]).touch()
+        time.sleep(60)
+    """)
+
+    def signal_when_ready() -> None:
+        while len(list(ready.iterdir())) < 2:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGUSR2)
+
+    threading.Thread(target=signal_when_ready, daemon=True).start()
+    assert distributed.launch([sys.executable, "-c", waits], 2) == PREEMPTED_EXIT_CODE
+
+    # rank 1 fails once rank 0 is ready: the launcher must stop rank 0 (SIGTERM)
+    fails = textwrap.dedent(f"""
+        import os, pathlib, signal, sys, time
+        ready = pathlib.Path({str(tmp_path)!r})
+        if os.environ["RANK"] == "0":
+            stop = lambda *_: (ready.joinpath("stopped").touch(), sys.exit(1))
+            signal.signal(signal.SIGTERM, stop)
+            ready.joinpath("waiting").touch()
+            time.sleep(60)
+        else:
+            while not ready.joinpath("waiting").exists():
+                time.sleep(0.01)
+            sys.exit(3)
+    """)
+    assert distributed.launch([sys.executable, "-c", fails], 2) == 3
+    assert (tmp_path / "stopped").exists()

@@ -248,7 +248,7 @@ def launch(command: Sequence[str], ranks: int, preempted_code: int = PREEMPTED_E
     previous = {s: signal.signal(s, forward) for s in (signal.SIGUSR2, signal.SIGTERM)}
     try:
         failed: int | None = None
-        while any(p.poll() is None for p in procs):
+        while [p.poll() for p in procs].count(None):  # every rank polled, each round
             codes = [_status(p.returncode) for p in procs if p.returncode is not None]
             bad = [c for c in codes if c not in (0, preempted_code)]
             if bad and failed is None:
