@@ -120,6 +120,12 @@ def any_rank(flag: bool) -> bool:
     return bool(t.item())
 
 
+def barrier() -> None:
+    """Wait for every rank (host-side)."""
+    if world_size() > 1:
+        dist.barrier(group=_control)
+
+
 def average_(t: Tensor) -> Tensor:
     """``t`` replaced in place by its mean over ranks (on its own device)."""
     if world_size() > 1:

@@ -287,6 +287,9 @@ class Resume(Hook):
             state["fingerprint"] = self.fingerprint
             checkpoint.save(state, self.path)
         if due.preempt:
+            # no rank exits before rank 0's resume file is complete (a cluster may stop a
+            # job's other tasks as soon as one exits)
+            distributed.barrier()
             log.warning(
                 "%s: preemption requested; resume state saved at step %d",
                 run.info.method,
