@@ -25,6 +25,23 @@ def test_default_and_paper_scale_configs_are_valid():
         assert cfg["experiment"] == name
 
 
+def test_rehearsal_keeps_the_paper_scale_shapes_and_shrinks_the_steps():
+    paper = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / "cifar10.yaml")
+    rehearsal = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / "rehearsal_cifar10.yaml")
+    for section, key in [
+        ("model", "name"),
+        ("data", "name"),
+        ("data", "crop_padding"),
+        ("data", "flip"),
+        ("trajectory", "batch_size"),
+        ("optimizer", "momentum"),
+    ]:
+        assert rehearsal[section][key] == paper[section][key], f"{section}.{key}"
+    assert set(rehearsal["sidetrips"]["averaging"]) == set(paper["sidetrips"]["averaging"])
+    assert rehearsal["trajectory"]["steps"] < paper["trajectory"]["steps"]
+    assert rehearsal["distributed"]["ranks"] == 2
+
+
 def test_defaults_are_filled():
     cfg = copy.deepcopy(DEFAULT)
     del cfg["optimizer"]["nesterov"]
