@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import pickle
 import shutil
 import struct
 from pathlib import Path
 
 import numpy as np
+
+from lrtraj.synthetic import write_cifar  # noqa: F401 (tests and bench use it from here)
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = {
@@ -17,48 +18,6 @@ IDX_NAMES = {
     "t10k-images-idx3-ubyte": ("images", False),
     "t10k-labels-idx1-ubyte": ("labels", False),
 }
-
-
-def write_cifar(
-    root: Path,
-    classes: int,
-    n_train: int = 40,
-    n_test: int = 20,
-    seed: int = 0,
-    learnable: bool = False,
-) -> Path:
-    """CIFAR-10/100 "python version" batches of random images. ``learnable``: each image is its
-    class's random template plus noise, so a network can learn the labels (a stand-in of the
-    real data's size for timing runs where CIFAR itself is not at hand)."""
-    rng = np.random.default_rng(seed)
-    label_key = "labels" if classes == 10 else "fine_labels"
-    folder = root / ("cifar-10-batches-py" if classes == 10 else "cifar-100-python")
-    folder.mkdir(parents=True)
-    templates = rng.integers(0, 256, (classes, 3072)).astype(np.int16) if learnable else None
-
-    def batch(n: int) -> dict:
-        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        labels = rng.integers(0, classes, n)
-        if templates is not None:
-            noise = rng.integers(-96, 97, (n, 3072), dtype=np.int16)
-            data = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
-        return {"data": data, label_key: labels.tolist()}
-
-    if classes == 10:
-        files = [f"data_batch_{i}" for i in range(1, 6)]
-        per = n_train // 5
-        for name in files:
-            (folder / name).write_bytes(pickle.dumps(batch(per)))
-        (folder / "test_batch").write_bytes(pickle.dumps(batch(n_test)))
-        meta = {"label_names": [f"c{i}" for i in range(10)]}
-        (folder / "batches.meta").write_bytes(pickle.dumps(meta))
-    else:
-        (folder / "train").write_bytes(pickle.dumps(batch(n_train)))
-        (folder / "test").write_bytes(pickle.dumps(batch(n_test)))
-        (folder / "meta").write_bytes(
-            pickle.dumps({"fine_label_names": [f"c{i}" for i in range(100)]})
-        )
-    return root
 
 
 def _idx(array: np.ndarray) -> bytes:

@@ -27,6 +27,23 @@ def test_default_and_paper_scale_configs_are_valid():
         assert cfg["experiment"] == name
 
 
+def test_rehearsal_keeps_the_paper_scale_shapes_and_shrinks_the_steps():
+    paper = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / "cifar10.yaml")
+    rehearsal = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / "rehearsal_cifar10.yaml")
+    for section, key in [
+        ("model", "name"),
+        ("data", "name"),
+        ("data", "crop_padding"),
+        ("data", "flip"),
+        ("trajectory", "batch_size"),
+        ("optimizer", "momentum"),
+    ]:
+        assert rehearsal[section][key] == paper[section][key], f"{section}.{key}"
+    assert set(rehearsal["sidetrips"]["averaging"]) == set(paper["sidetrips"]["averaging"])
+    assert rehearsal["trajectory"]["steps"] < paper["trajectory"]["steps"]
+    assert rehearsal["distributed"]["ranks"] == 2
+
+
 def test_defaults_are_filled():
     cfg = copy.deepcopy(DEFAULT)
     del cfg["optimizer"]["nesterov"]
@@ -74,6 +91,8 @@ def test_schema_errors_name_the_key(overlay, key):
         ({"sidetrips": {"averaging": {"swa": {"n": 8, "c": 100}}}}, "exceeds the side-trip length"),
         ({"figures": {"fig5": {"branch_step": 4000, "split": "test"}}}, "figures.fig5.branch_step"),
         ({"data": {"name": "cifar10", "data_dir": None}}, "data.data_dir: required"),
+        ({"distributed": {"ranks": 3}}, "trajectory.batch_size: 64 is not divisible by distri"),
+        ({"distributed": {"ranks": 2}, "device": "cuda:1"}, "device: 'cuda:1' names one GPU"),
     ],
 )
 def test_relations_between_keys_are_checked(overlay, message):

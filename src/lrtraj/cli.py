@@ -2,6 +2,7 @@
 
 lrtraj prepare-fashion-mnist [--source DIR] [--dest DIR]
 lrtraj check-config FILE [FILE ...]
+lrtraj synthetic-cifar DEST [--classes 10|100] [--train N] [--test N] [--seed S]
 lrtraj plan [--configfile FILE ...] [--forceall] TARGET [TARGET ...]
 """
 
@@ -115,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="throughput table or device_check.json overriding the committed one (repeatable)",
     )
+    syn = sub.add_parser(
+        "synthetic-cifar", help="write a learnable synthetic CIFAR in CIFAR's on-disk format"
+    )
+    syn.add_argument("dest", type=Path, help="data_dir to write (cifar-10-batches-py/ inside)")
+    syn.add_argument("--classes", type=int, choices=[10, 100], default=10)
+    syn.add_argument("--train", type=int, default=5000, help="training images")
+    syn.add_argument("--test", type=int, default=200, help="test images")
+    syn.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
         if args.command == "plan":
@@ -123,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(args.artifact, args.root, args.json)
         if args.command == "prepare-fashion-mnist":
             print(prepare_fashion_mnist(args.source, args.dest))
+        elif args.command == "synthetic-cifar":
+            from lrtraj.synthetic import write_cifar
+
+            root = write_cifar(
+                args.dest, args.classes, args.train, args.test, args.seed, learnable=True
+            )
+            print(root)
         elif args.command == "check-config":
             lrconfig.load(*args.files)
             print("ok: " + " + ".join([str(lrconfig.DEFAULT_CONFIG), *map(str, args.files)]))

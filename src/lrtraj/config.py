@@ -121,6 +121,7 @@ def check(cfg: Mapping[str, Any]) -> None:
                 f"twins.snapshot_every: {twins['snapshot_every']} does not divide "
                 f"twins.steps={twins['steps']}"
             )
+    problems += _distributed_problems(cfg)
     if cfg["data"]["name"] != "noisy_digits" and not cfg["data"].get("data_dir"):
         problems.append(f"data.data_dir: required for dataset '{cfg['data']['name']}'")
     if "probes" in cfg:
@@ -133,6 +134,27 @@ def check(cfg: Mapping[str, Any]) -> None:
         problems += config_problems(cfg["quadratic"])
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _distributed_problems(cfg: Mapping[str, Any]) -> list[str]:
+    """Data-parallel ranks shard every training batch (burn-in, side-trips and twins all use
+    trajectory.batch_size) and each take a GPU of their own."""
+    ranks = cfg.get("distributed", {}).get("ranks", 1)
+    if ranks == 1:
+        return []
+    problems = []
+    batch = cfg["trajectory"]["batch_size"]
+    if batch % ranks:
+        problems.append(
+            f"trajectory.batch_size: {batch} is not divisible by distributed.ranks={ranks} "
+            "(each rank takes an equal shard of every batch)"
+        )
+    if ":" in cfg["device"]:
+        problems.append(
+            f"device: '{cfg['device']}' names one GPU, but distributed.ranks={ranks} gives each "
+            "rank its own: use 'cuda' or 'auto'"
+        )
+    return problems
 
 
 def deep_update(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

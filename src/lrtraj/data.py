@@ -15,6 +15,7 @@ Gaussian input noise and a random shift at every step), ``fashion_mnist``, ``cif
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import pickle
 from collections.abc import Callable, Iterator, Mapping
@@ -114,6 +115,17 @@ class Stream(Protocol):
     def batches(self, start: int, stop: int) -> Iterator[tuple[int, Tensor, Tensor]]: ...
 
 
+def check_shard(batch_size: int, rank: int, world: int) -> None:
+    """A data-parallel rank's shard: ``world`` equal contiguous slices of the global batch."""
+    if batch_size % world:
+        raise ValueError(
+            f"batch_size {batch_size} is not divisible by distributed.ranks={world}: "
+            "each rank takes an equal shard of the global batch"
+        )
+    if not 0 <= rank < world:
+        raise ValueError(f"rank {rank} is outside 0..{world - 1}")
+
+
 class Dataset(Protocol):
     name: str
     num_classes: int
@@ -135,12 +147,25 @@ class TensorStream:
     augment: Augment
     batch_size: int
     data_seed: int
+    # data parallel: this rank's contiguous slice of the global batch (lrtraj.distributed)
+    rank: int = 0
+    world: int = 1
+
+    def shard(self, rank: int, world: int) -> TensorStream:
+        check_shard(self.batch_size, rank, world)
+        return dataclasses.replace(self, rank=rank, world=world)
 
     def batch(self, step: int) -> Batch:
         idx = torch.from_numpy(batch_indices(self.data_seed, step, self.batch_size, len(self.y)))
         idx = to_device(idx, self.x.device)
         x = self.augment(self.x[idx], step_generator(self.data_seed, step))
-        return x, self.y[idx]
+        y = self.y[idx]
+        if self.world > 1:
+            # the whole batch is augmented first: its draws come from one generator in batch
+            # order (cheap next to the step: in-memory data is small images)
+            part = slice(self.rank * len(y) // self.world, (self.rank + 1) * len(y) // self.world)
+            return x[part], y[part]
+        return x, y
 
     def batches(self, start: int, stop: int) -> Iterator[tuple[int, Tensor, Tensor]]:
         for step in range(start, stop):
@@ -374,11 +399,16 @@ class _StepSampler(torch.utils.data.Sampler):
     n: int
     start: int
     stop: int
+    rank: int = 0
+    world: int = 1
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        share = self.batch_size // self.world
         for step in range(self.start, self.stop):
             idx = batch_indices(self.data_seed, step, self.batch_size, self.n)
-            yield [(int(i), step_seed(self.data_seed, step, 3 + j)) for j, i in enumerate(idx)]
+            # a rank decodes only its shard; each image keeps its global position's seed
+            part = range(self.rank * share, (self.rank + 1) * share)
+            yield [(int(idx[j]), step_seed(self.data_seed, step, 3 + j)) for j in part]
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -391,9 +421,17 @@ class FolderStream:
     data_seed: int
     device: torch.device
     num_workers: int
+    rank: int = 0
+    world: int = 1
+
+    def shard(self, rank: int, world: int) -> FolderStream:
+        check_shard(self.batch_size, rank, world)
+        return dataclasses.replace(self, rank=rank, world=world)
 
     def batches(self, start: int, stop: int) -> Iterator[tuple[int, Tensor, Tensor]]:
-        sampler = _StepSampler(self.data_seed, self.batch_size, len(self.dataset), start, stop)
+        sampler = _StepSampler(
+            self.data_seed, self.batch_size, len(self.dataset), start, stop, self.rank, self.world
+        )
         loader = torch.utils.data.DataLoader(
             self.dataset,
             batch_sampler=sampler,

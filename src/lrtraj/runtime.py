@@ -52,6 +52,12 @@ def _attempt_header(log_path: Path) -> str:
     return " | ".join(fields) + " =====\n"
 
 
+def env_rank() -> int:
+    """This process's rank in a data-parallel job, as its launcher set it (0 outside one):
+    read before torch.distributed starts, without importing torch."""
+    return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
+
+
 def setup_logging(log_path: str | Path | None) -> None:
     """Send ``lrtraj`` logs to ``log_path`` (the rule's log) and stderr, line-buffered.
 
@@ -103,8 +109,11 @@ def params_dict(smk: Any) -> dict[str, Any]:
 @contextlib.contextmanager
 def job(smk: Any) -> Iterator[JobContext]:
     """Context for a Snakemake ``script:`` job (``smk`` is the injected ``snakemake`` object)."""
-    setup_logging(smk.log[0] if len(smk.log) else None)
+    # the ranks of a data-parallel job share its log: rank 0 writes it, the others stderr
+    setup_logging(smk.log[0] if len(smk.log) and env_rank() == 0 else None)
     threads = int(getattr(smk, "threads", 1) or 1)
+    # ranks started on one host share the job's threads
+    threads = max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     if "torch" in sys.modules:  # scripts import torch-using modules before entering the job
         sys.modules["torch"].set_num_threads(threads)
     ctx = JobContext(rule=getattr(smk, "rule", None), params=params_dict(smk))

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lrtraj import averaging, checkpoint
+from lrtraj import averaging, checkpoint, distributed
 from lrtraj.averaging.online import averaged_tensors
 from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
@@ -137,9 +137,11 @@ def run_sidetrip(
     compute.place(net, dev)
     opt = make_optimizer(net, training.optimizer, trip.lr)
     opt.load_state_dict(state["optimizer"])  # the momentum buffer continues from the branch point
-    evaluator = Evaluator(net, dataset, training.evaluation, dev)
+    # data parallel: rank 0 evaluates, averages and writes (``sgd_loop``)
+    main = distributed.is_main()
+    evaluator = Evaluator(net, dataset, training.evaluation, dev) if main else None
     averagers = {}
-    if trip.method == "constant":
+    if trip.method == "constant" and evaluator is not None:
         tensors = averaged_tensors(net, include_buffers=evaluator.averages_buffers)
         averagers = {
             family: averaging.make_averager(family, params, trip.eval_every, tensors)
@@ -176,7 +178,7 @@ def run_sidetrip(
         averagers=averagers,
         callbacks=[snapshots] if snapshots is not None else [],
     )
-    if weights_path is not None:
+    if weights_path is not None and evaluator is not None:
         names = [n for n, _ in net.named_parameters()]
         if evaluator.averages_buffers:
             names += [n for n, b in net.named_buffers() if b.is_floating_point()]
@@ -193,6 +195,6 @@ def run_sidetrip(
         checkpoint.save(final, weights_path)
     if result.diverged_at is not None:
         log.warning("side-trip %s diverged at step %d", trip.method, result.diverged_at)
-    if resume_path:
+    if resume_path and main:
         checkpoint.remove(resume_path)
     return conform(pd.DataFrame(result.rows))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from lrtraj import checkpoint
+from lrtraj import checkpoint, distributed
 from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.evaluate import Evaluator
@@ -65,7 +65,8 @@ def run_burn_in(
     """Train the main trajectory; write ``checkpoints[step]`` for each requested step.
 
     Resume state lives in ``state_dir`` (not a declared output, so it survives a failed job);
-    a rerun after a crash continues from the last checkpoint there.
+    a rerun after a crash continues from the last checkpoint there. Data parallel, rank 0
+    writes every file and returns the metrics (the other ranks' frames hold no evaluation).
     """
     dataset = load_dataset(training.data)  # first: a missing data dir is the likeliest failure
     dev = resolve_device(training.device)
@@ -106,13 +107,17 @@ def run_burn_in(
             ),
             compute=compute,
         ),
-        evaluator=Evaluator(net, dataset, training.evaluation, dev),
+        evaluator=Evaluator(net, dataset, training.evaluation, dev)
+        if distributed.is_main()
+        else None,
     )
     if result.diverged_at is not None:
         raise RuntimeError(
             f"burn-in diverged at step {result.diverged_at} (lr={lr}); lower trajectory.lr. "
             f"Its resume state, if one was saved before the divergence, is in {state_dir}"
         )
+    if not distributed.is_main():  # rank 0 publishes the checkpoints and the metrics
+        return conform(pd.DataFrame(result.rows))
     for step, path in checkpoints.items():
         if not keep[int(step)].is_file():
             raise checkpoint.CheckpointError(f"burn-in finished without checkpoint {keep[step]}")

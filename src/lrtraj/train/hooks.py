@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lrtraj import checkpoint, preemption
+from lrtraj import checkpoint, distributed, preemption
 from lrtraj.averaging.online import Averager
 from lrtraj.evaluate import Evaluator
 
@@ -157,7 +157,8 @@ class LossWindow(Hook):
     def due(self, run: Run, due: Due) -> None:
         if not due.flush:
             return
-        losses = torch.stack(self.window).double().cpu().tolist()
+        # each rank's loss is its shard's mean: their mean is the global batch's (equal shards)
+        losses = distributed.average_(torch.stack(self.window)).double().cpu().tolist()
         for offset, value in enumerate(losses):
             at = self.window_start + offset + 1
             lr = float(run.lr_at(at - 1))
@@ -174,7 +175,7 @@ class LossWindow(Hook):
                 run.diverged_at,
                 run.lr,
             )
-        elif due.log:
+        elif due.log and distributed.is_main():
             self._progress(run, losses)
 
     def _progress(self, run: Run, losses: list[float]) -> None:
@@ -266,7 +267,8 @@ class Resume(Hook):
                 run.info.method,
                 self.path,
             )
-            checkpoint.remove(self.path)
+            if distributed.is_main():
+                checkpoint.remove(self.path)
             return False
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
@@ -278,13 +280,16 @@ class Resume(Hook):
         return True
 
     def due(self, run: Run, due: Due) -> None:
-        if due.checkpoint:
+        if due.checkpoint and distributed.is_main():
             state = training_state(run.model, run.optimizer, run.step)
             state["rows"] = run.rows
             state.update({key: hook.state_dict() for key, hook in self.hooks.items()})
             state["fingerprint"] = self.fingerprint
             checkpoint.save(state, self.path)
         if due.preempt:
+            # no rank exits before rank 0's resume file is complete (a cluster may stop a
+            # job's other tasks as soon as one exits)
+            distributed.barrier()
             log.warning(
                 "%s: preemption requested; resume state saved at step %d",
                 run.info.method,

@@ -11,6 +11,7 @@ run is data, not a crash).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lrtraj import preemption
+from lrtraj import distributed, preemption
 from lrtraj.averaging.online import Averager, averaged_tensors
 from lrtraj.compute import Compute
 from lrtraj.data import Stream
@@ -65,8 +66,13 @@ class LoopSettings:
     def due(self, run: Run) -> Due:
         done = run.step - run.start
         end = run.step == run.stop
-        # a run without a resume path cannot checkpoint: it ignores the request and runs on
-        preempt = preemption.requested() and not end and self.resume_path is not None
+        # a run without a resume path cannot checkpoint: it ignores the request and runs on;
+        # a request to any rank stops them all at this step
+        preempt = (
+            distributed.any_rank(preemption.requested())
+            and not end
+            and self.resume_path is not None
+        )
         periodic = bool(self.checkpoint_every) and done % self.checkpoint_every == 0 and not end
         return Due(
             eval=done % self.eval_every == 0 or end,
@@ -108,7 +114,15 @@ def sgd_loop(
     ``callbacks`` are called as ``callback(step, model)`` after every update (``step`` = the
     global step the weights now belong to) and once at ``start``; they must not change
     ``model``; those with ``state_dict``/``load_state_dict`` resume with the run.
+
+    Data parallel (``lrtraj.distributed``, more than one rank): every rank trains on its shard
+    of each batch; ``evaluator``, ``averagers``, ``callbacks`` and kept checkpoints are rank 0's
+    alone (the others' are ignored), and so are the returned rows.
     """
+    main = distributed.is_main()
+    if not main:
+        evaluator, averagers, callbacks = None, None, ()
+        settings = dataclasses.replace(settings, keep={})
     averagers = dict(averagers or {})
     run = Run(model, optimizer, info, start, stop, lr_at, step=start)
     buffers = evaluator is not None and evaluator.averages_buffers
@@ -133,7 +147,12 @@ def sgd_loop(
     window.resume_at(run.step)
     compute = settings.compute
     device = next(model.parameters()).device
-    forward = compute.forward(model)
+    if distributed.world_size() > 1:
+        distributed.check_same(run.step, "the step to start from (resume checkpoint)")
+        if not hasattr(stream, "shard"):
+            raise TypeError(f"{type(stream).__name__} cannot be sharded across ranks")
+        stream = stream.shard(distributed.rank(), distributed.world_size())
+    forward = compute.forward(distributed.data_parallel(model, device))
     model.train()
     for s, x, y in stream.batches(run.step, stop):
         run.lr = float(lr_at(s))
