@@ -109,3 +109,11 @@ def test_a_cifar_pickle_that_would_run_code_is_refused(tmp_path):
     (root / "cifar-10-batches-py" / "data_batch_1").write_bytes(pickle.dumps(evil))
     with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
         data.load_dataset({"name": "cifar10", "data_dir": str(root)})
+
+
+def test_loader_workers_follow_the_cpus_a_job_was_given():
+    from lrtraj.data.imagenet import loader_workers
+
+    assert loader_workers(16, cpus=4) == 3  # one CPU stays with the training process
+    assert loader_workers(2, cpus=16) == 2  # never more than asked
+    assert loader_workers(8, cpus=1) == 0  # a 1-CPU job loads in the main process

@@ -4,6 +4,7 @@ per-image seeds follow the step (workers, pinned memory)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -152,4 +153,14 @@ def imagenet(cfg: Mapping[str, Any]) -> FolderDataset:
         "train": torch.utils.data.Subset(train_eval, eval_idx[:n_eval].tolist()),
         "test": datasets.ImageFolder(str(root / "val"), transform=eval_tf),
     }
-    return FolderDataset("imagenet", train, eval_folders, train_tf, int(cfg.get("num_workers", 8)))
+    workers = loader_workers(int(cfg.get("num_workers", 8)))
+    return FolderDataset("imagenet", train, eval_folders, train_tf, workers)
+
+
+def loader_workers(requested: int, cpus: int | None = None) -> int:
+    """DataLoader workers that fit the CPUs this job was given (``resources.cpus_per_task``
+    under SLURM, which sets the process's CPU affinity): at most one per CPU beside the
+    training process, so 16 workers on a 4-CPU allocation do not fight over 4 cores."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(requested, max(0, (cpus or 1) - 1))
