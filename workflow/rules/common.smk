@@ -6,18 +6,16 @@ import re
 import lrtraj.config as lrconfig
 from lrtraj.schedules import sidetrip_methods
 
-lrconfig.check_yaml_files(
-    workflow.configfiles
-)  # Snakemake's loader keeps a repeated key
+# Snakemake's loader takes repeated keys silently
+lrconfig.check_yaml_files(workflow.configfiles)
 lrconfig.validate_schema(config)
 lrconfig.check(config)
 # Named experiments: this config's own and one per `variants` entry (an overlay on it), each
 # with its own results/<experiment>/ tree; rules take the experiment as the {exp} wildcard.
 EXPERIMENTS = lrconfig.experiments(config, base_dir=workflow.basedir)
-# Parsed before the executor is known; Snakemake keeps `--jobs` (nodes) only for a cluster one
-for _problem in lrconfig.check_device(
-    EXPERIMENTS, workflow.resource_settings.nodes is None
-):
+# Parsed before the executor is known; Snakemake keeps --jobs (nodes) only for a cluster one
+_local = workflow.resource_settings.nodes is None
+for _problem in lrconfig.check_device(EXPERIMENTS, _local):
     logger.warning(f"warning: {_problem}")
 
 ENV = os.path.join(workflow.basedir, "environment.yml")
