@@ -48,3 +48,70 @@ def test_code_in_a_checkpoint_is_refused(tmp_path):
     torch.save({"model": {}, "payload": pathlib.Path("x")}, path)  # an arbitrary class instance
     with pytest.raises(checkpoint.CheckpointError, match="corrupt or unreadable"):
         checkpoint.load(path)
+
+
+# One burn-in of the tiny config in a fresh interpreter (torch seeds its global generator from
+# the OS at import); KILL_AT makes it kill -9 itself right after writing that step's resume file.
+_BURN_IN = """
+import os, signal, sys
+from lrtraj import checkpoint, config
+from lrtraj.trajectory import run_burn_in
+
+out, kill_at = sys.argv[1], int(sys.argv[2])
+cfg = config.load(sys.argv[3])
+save = checkpoint.save
+
+
+def save_then_maybe_die(state, path):
+    digest = save(state, path)
+    if str(path).endswith("resume.pt") and state["step"] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return digest
+
+
+checkpoint.save = save_then_maybe_die
+trajectory = {**cfg["trajectory"], "steps": 30, "eval_every": 10, "checkpoint_every": 10}
+run_burn_in(
+    **config.training_sections(cfg),
+    trajectory=trajectory,
+    checkpoints={20: f"{out}/step20.pt", 30: f"{out}/step30.pt"},
+    state_dir=f"{out}/state",
+)
+"""
+
+
+def _burn_in(out, kill_at=-1):
+    import os
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    args = [
+        sys.executable,
+        "-c",
+        _BURN_IN,
+        str(out),
+        str(kill_at),
+        str(repo / "tests/configs/tiny.yaml"),
+    ]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_identical_and_resumed_runs_write_identical_checkpoint_bytes(tmp_path):
+    from lrtraj.provenance import sha256_file
+
+    runs = {name: tmp_path / name for name in ("first", "second", "resumed")}
+    for name in ("first", "second"):
+        assert _burn_in(runs[name]).returncode == 0
+    killed = _burn_in(runs["resumed"], kill_at=10)
+    assert killed.returncode == -9 and (runs["resumed"] / "state/resume.pt").is_file()
+    resumed = _burn_in(runs["resumed"])
+    assert resumed.returncode == 0 and "resumed from" in resumed.stderr
+    for step in (20, 30):
+        digests = {name: sha256_file(run / f"step{step}.pt") for name, run in runs.items()}
+        assert len(set(digests.values())) == 1, digests
+        assert all(
+            checkpoint.recorded_sha256(run / f"step{step}.pt") == digests["first"]
+            for run in runs.values()
+        )

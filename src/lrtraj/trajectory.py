@@ -54,6 +54,7 @@ def run_burn_in(
     a rerun after a crash continues from the last checkpoint there.
     """
     dataset = load_dataset(data)  # first: a missing data dir is the likeliest failure
+    checkpoint.seed_global_rng()  # identical runs write identical checkpoint bytes
     dev = resolve_device(device)
     compute = Compute.from_config(compute)
     state_dir = Path(state_dir)
@@ -104,9 +105,18 @@ def run_burn_in(
         evaluator=Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev),
     )
     if result.diverged_at is not None:
+        kept = sorted(s for s, p in keep.items() if p.is_file())
+        resume = state_dir / "resume.pt"
         raise RuntimeError(
-            f"burn-in diverged at step {result.diverged_at} (lr={lr}); lower trajectory.lr. "
-            f"Resume state kept in {state_dir}"
+            f"burn-in diverged: loss not finite at step {result.diverged_at} (lr={lr}); no "
+            f"metrics were written. Kept: checkpoints of steps {kept} in {state_dir}"
+            + (
+                f" and the resume state {resume} (from before the divergence)"
+                if resume.is_file()
+                else ""
+            )
+            + "; check trajectory.lr, optimizer.momentum and data.noise_sigma, then delete "
+            f"{state_dir} and rerun"
         )
     for step, path in checkpoints.items():
         if not keep[int(step)].is_file():
