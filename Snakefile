@@ -25,4 +25,5 @@ rule all:
         PROBE_TARGETS,
         QUADRATIC_TARGETS,
         "results/claims.md",
+        "results/figures/claims.pdf",
         "results/config.yaml",

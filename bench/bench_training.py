@@ -4,7 +4,7 @@
 
 1. ``sgd_loop`` (metrics, averagers and resume checkpoints on, evaluation off) vs a bare loop
    on the same model, data stream and batches: the ratio of their medians.
-2. One EMA update: ``averaging.EMA`` (``torch._foreach_lerp_`` over the parameters) vs a
+2. One EMA update: ``online.EMA`` (``torch._foreach_lerp_`` over the parameters) vs a
    timm-style ``_foreach_lerp_`` over the model's floating-point state and
    ``torch.optim.swa_utils.AveragedModel.update_parameters``, on ResNet-8 and ResNet-34 weights.
 3. Memory layout on CPU: ResNet-8 SGD steps and evaluation forwards, NCHW vs channels_last
@@ -27,9 +27,10 @@ import torch
 from torch import nn
 
 from lrtraj import averaging, checkpoint
+from lrtraj.averaging import online
 from lrtraj.data import load_dataset
 from lrtraj.models import build_model
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train import LoopSettings, OptimizerConfig, RunInfo, make_optimizer, sgd_loop
 
 
 def median_seconds(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
@@ -56,11 +57,13 @@ def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
 
     def engine() -> None:
         model = build_model("resnet8", 1, 10, (16, 32, 64))
-        opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
-        tensors = averaging.averaged_tensors(model)
+        opt = make_optimizer(
+            model, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.1
+        )
+        tensors = online.averaged_tensors(model)
         avgs = {
-            "ema": averaging.EMA(0.99, tensors),
-            "two_point": averaging.two_point(100, 50, tensors),
+            "ema": online.EMA(0.99, tensors),
+            "two_point": averaging.make_averager("two_point", {"k": 100}, 50, tensors),
         }
         sgd_loop(
             model,
@@ -97,12 +100,12 @@ def engine_vs_bare(steps: int, repeats: int) -> dict[str, float]:
 
 
 def ema_update(model: nn.Module, repeats: int, updates: int = 50) -> dict[str, float]:
-    ours = averaging.EMA(0.99, averaging.averaged_tensors(model))
+    ours = online.EMA(0.99, online.averaged_tensors(model))
     ref = torch.optim.swa_utils.AveragedModel(
         model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.99)
     )
     ref.update_parameters(model)
-    tensors = averaging.averaged_tensors(model)
+    tensors = online.averaged_tensors(model)
     # timm's ModelEmaV3 style: one _foreach_lerp_ over the model's floating-point state
     state = [t for t in model.state_dict().values() if t.is_floating_point()]
     timm_avg = [t.detach().clone() for t in state]

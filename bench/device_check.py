@@ -54,13 +54,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 # the device's own python3 runs this with no install: the package from src/, the CIFAR
@@ -70,13 +73,22 @@ for _path in (ROOT / "src", ROOT):
         sys.path.insert(0, str(_path))
 
 from lrtraj import averaging  # noqa: E402
+from lrtraj.averaging import online  # noqa: E402
 from lrtraj.compute import Compute, resolve_device  # noqa: E402
-from lrtraj.config import read_yaml, training_sections  # noqa: E402
+from lrtraj.config import load  # noqa: E402
 from lrtraj.data import Augment, TensorDataset  # noqa: E402
 from lrtraj.models import build_model  # noqa: E402
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop  # noqa: E402
+from lrtraj.train import (  # noqa: E402
+    LoopSettings,
+    OptimizerConfig,
+    RunInfo,
+    TrainingConfig,
+    make_optimizer,
+    sgd_loop,
+)
 
 FAST = {"channels_last": True, "autocast": "bf16", "cudnn_benchmark": True}
+DATASHEET_BF16_TFLOPS = {"NVIDIA H100 80GB HBM3": 989.4, "NVIDIA H200": 989.4}
 
 
 # ------------------------------------------------------------------------------ part 1
@@ -120,11 +132,53 @@ class Stopwatch:
         return (self.last - self.first) * batch / (self.times[self.last] - self.times[self.first])
 
 
-def bare(args, compute: Compute, stream: Any, device: torch.device) -> float:
-    model = compute.place(build_model(args.model, 3, 1000, seed=0), device)
+@dataclass(frozen=True)
+class Shape:
+    """One workload of part 1: a model on device-resident batches of one image size."""
+
+    name: str
+    model: str
+    image_size: int
+    classes: int
+    steps: int  # timed steps (after the warm-up)
+
+
+SHAPES = {
+    "cifar": Shape("cifar", "resnet34_cifar", 32, 10, 100),
+    "imagenet": Shape("imagenet", "resnet34", 224, 1000, 50),
+}
+SMOKE_SHAPE = Shape("smoke", "resnet18_cifar", 32, 10, 2)
+
+
+def flops_per_image(shape: Shape, device: torch.device) -> float:
+    """FLOPs of one training step's forward and backward per image (2 per multiply-add)."""
+    model = build_model(shape.model, 3, shape.classes, seed=0).to(device)
+    x = torch.randn(2, 3, shape.image_size, shape.image_size, device=device)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    return counter.get_total_flops() / 2
+
+
+def matmul_tflops(device: torch.device, n: int = 8192, repeat: int = 10) -> float | None:
+    """The chip's bf16 matrix rate measured here (random n x n x n products), as a ceiling."""
+    if device.type != "cuda":
+        return None
+    a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        a @ b
+    torch.cuda.synchronize(device)
+    return 2 * n**3 * repeat / (time.perf_counter() - start) / 1e12
+
+
+def bare(args, shape: Shape, compute: Compute, stream: Any, device: torch.device) -> float:
+    model = compute.place(build_model(shape.model, 3, shape.classes, seed=0), device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     forward = compute.forward(model)
-    watch = Stopwatch(device, args.warmup, args.warmup + args.steps)
+    watch = Stopwatch(device, args.warmup, args.warmup + shape.steps)
     model.train()
     for s, x, y in stream.batches(0, watch.last):
         opt.zero_grad(set_to_none=True)
@@ -137,19 +191,20 @@ def bare(args, compute: Compute, stream: Any, device: torch.device) -> float:
 
 
 def engine(
-    args, compute: Compute, stream: Any, device: torch.device, batch: int, count_syncs=False
+    args, shape: Shape, compute: Compute, stream: Any, device: torch.device, count_syncs=False
 ) -> tuple[float, int | None]:
     """Images/s of ``sgd_loop`` and the host syncs CUDA reported inside the timed window
     (None where not counted: CUDA only)."""
-    model = compute.place(build_model(args.model, 3, 1000, seed=0), device)
-    opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
-    tensors = averaging.averaged_tensors(model)
+    model = compute.place(build_model(shape.model, 3, shape.classes, seed=0), device)
+    momentum = OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0)
+    opt = make_optimizer(model, momentum, 0.1)
+    tensors = online.averaged_tensors(model)
     period = 10  # two-point snapshots every 10 steps, k = 20: any run length fits
     averagers = {
-        "ema": averaging.EMA(0.999, tensors),
-        "two_point": averaging.two_point(20, period, tensors),
+        "ema": online.EMA(0.999, tensors),
+        "two_point": averaging.make_averager("two_point", {"k": 20}, period, tensors),
     }
-    watch = Stopwatch(device, args.warmup, args.warmup + args.steps, count_syncs)
+    watch = Stopwatch(device, args.warmup, args.warmup + shape.steps, count_syncs)
     # with counting, no log step inside the window: the loss window's flush is a deliberate sync
     log_every = 10**9 if count_syncs else 50
     with warnings.catch_warnings(record=True) as caught:
@@ -167,7 +222,7 @@ def engine(
             callbacks=[watch],
         )
     syncs = sum("synchroniz" in str(w.message) for w in caught) if watch.count_syncs else None
-    return watch.images_per_second(batch), syncs
+    return watch.images_per_second(args.batch_size), syncs
 
 
 def cifar_shaped_stream(batch: int, device: torch.device, n: int = 50_000) -> Any:
@@ -179,47 +234,78 @@ def cifar_shaped_stream(batch: int, device: torch.device, n: int = 50_000) -> An
     return data.stream(batch, 0, device)
 
 
-def throughput(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
-    stream = ReplayStream(args.batch_size, args.image_size, 1000, 4, device)
-    b = args.batch_size
+def throughput(
+    args: argparse.Namespace, shape: Shape, device: torch.device, peak: float | None, save
+) -> dict[str, Any]:
+    """Images/s, TFLOP/s and MFU of each contender on ``shape``; ``save()`` after each."""
+    stream = ReplayStream(args.batch_size, shape.image_size, shape.classes, 4, device)
+    flops = flops_per_image(shape, device)
+    out: dict[str, Any] = {"model": shape.model, "image_size": shape.image_size}
+    out["gflop_per_image"] = round(flops / 1e9, 3)
     contenders: dict[str, Callable[[], Any]] = {
-        "bare_eager": lambda: bare(args, Compute(**FAST), stream, device),
-        "engine_eager": lambda: engine(args, Compute(**FAST), stream, device, b)[0],
+        "bare_eager": lambda: bare(args, shape, Compute(**FAST), stream, device),
+        "engine_eager": lambda: engine(args, shape, Compute(**FAST), stream, device)[0],
     }
-    if args.compile:
+    if args.compile and shape.name in args.compile_shapes.split(","):
         on = Compute(**FAST, compile=True)
 
         def bare_compiled() -> float:
             torch._dynamo.reset()  # compile from scratch, as a fresh job does
-            return bare(args, on, stream, device)
+            return bare(args, shape, on, stream, device)
+
+        def engine_compiled() -> float:
+            torch._dynamo.reset()
+            return engine(args, shape, on, stream, device)[0]
 
         contenders["bare_compiled"] = bare_compiled
-        contenders["engine_compiled"] = lambda: engine(args, on, stream, device, b)[0]
-    cifar_batch, n_images = (2, 100) if args.smoke else (512, 50_000)
-    contenders["engine_cifar"] = lambda: engine(
-        args,
-        Compute(**FAST),
-        cifar_shaped_stream(cifar_batch, device, n_images),
-        device,
-        cifar_batch,
-        True,
-    )
-    out: dict[str, Any] = {}
+        contenders["engine_compiled"] = engine_compiled
+    if shape.image_size == 32:  # the real in-memory stream, with CUDA's sync debug mode on
+        n_images = 100 if args.smoke else 50_000
+        contenders["engine_stream"] = lambda: engine(
+            args,
+            shape,
+            Compute(**FAST),
+            cifar_shaped_stream(args.batch_size, device, n_images),
+            device,
+            True,
+        )
     for name, run in contenders.items():
+        if time.perf_counter() > args.deadline:
+            out[name] = "skipped: the run's time budget (--budget-s) was spent"
+            print(f"  {name:16s} skipped (time budget)", flush=True)
+            continue
         start = time.perf_counter()
-        result = run()
-        if name == "engine_cifar":
-            out[name], out["engine_cifar_host_syncs"] = result
-            syncs = "not counted (CPU)" if result[1] is None else result[1]
-            note = f", host syncs in the window: {syncs}; batch {cifar_batch}, 32 px"
-        else:
-            out[name], note = result, ""
+        try:
+            result = run()
+        except Exception as err:  # noqa: BLE001 (one contender's failure must not end the check)
+            out[name] = f"failed: {type(err).__name__}: {err}"[:2000]
+            print(f"  {name:16s} FAILED\n{traceback.format_exc()}", flush=True)
+            save()
+            continue
+        note = ""
+        if name == "engine_stream":
+            result, syncs = result
+            out["engine_stream_host_syncs"] = syncs
+            note = f", host syncs in the window: {'not counted (CPU)' if syncs is None else syncs}"
+        tflops = result * flops / 1e12
+        out[name] = {"images_per_s": round(result, 1), "tflop_per_s": round(tflops, 1)}
+        if peak:
+            out[name]["mfu"] = round(tflops / peak, 3)
+        if args.peak_measured:
+            out[name]["of_measured_matmul"] = round(tflops / args.peak_measured, 3)
         took = time.perf_counter() - start
-        print(f"  {name:16s} {out[name]:9.1f} img/s  ({took:.0f} s{note})", flush=True)
+        mfu = f", MFU {tflops / peak:.1%}" if peak else ""
+        print(
+            f"  {name:16s} {result:9.1f} img/s {tflops:7.1f} TFLOP/s{mfu} ({took:.0f} s{note})",
+            flush=True,
+        )
+        save()
     for kind in ("eager", "compiled"):
-        if f"bare_{kind}" in out:
-            out[f"engine_vs_bare_{kind}"] = out[f"engine_{kind}"] / out[f"bare_{kind}"]
-            print(f"  engine / bare ({kind}): {out[f'engine_vs_bare_{kind}']:.3f} (goal >= 0.9)")
+        a, b = out.get(f"engine_{kind}"), out.get(f"bare_{kind}")
+        if isinstance(a, dict) and isinstance(b, dict):
+            ratio = a["images_per_s"] / b["images_per_s"]
+            out[f"engine_vs_bare_{kind}"] = round(ratio, 3)
+            print(f"  engine / bare ({kind}): {ratio:.3f} (goal >= 0.9)")
     return out
 
 
@@ -229,7 +315,8 @@ def sweep(args: argparse.Namespace) -> str:
     cmd += ["--skip-copy", "--repeat", "1" if args.smoke else "5"]
     if args.smoke:
         cmd += ["--lrs", "3", "--chunks", "3"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    paths = [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         return f"bench_sweep.py failed (rc {proc.returncode}):\n{proc.stderr[-2000:]}"
@@ -250,35 +337,42 @@ def cifar_data(args: argparse.Namespace, scratch: Path) -> tuple[Path, str]:
     return root, "learnable stand-in of CIFAR's size and format (no CIFAR on this machine)"
 
 
-def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+def sidetrips(args: argparse.Namespace, scratch: Path, report: dict[str, Any], save) -> None:
+    """Fills ``report`` per experiment, ``save()`` after each."""
+    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
     from lrtraj.metrics import write_parquet
     from lrtraj.plots.sidetrips import fig10
-    from lrtraj.sidetrips import SideTrip, final_comparison, load_sidetrips, run_sidetrip
-    from lrtraj.trajectory import run_burn_in
+    from lrtraj.sidetrips import SideTrip, run_sidetrip
+    from lrtraj.trajectory import TrajectoryConfig, run_burn_in
 
     data_dir, data_kind = cifar_data(args, scratch)
     branch, trip_steps, k = (300, 100, 40) if not args.smoke else (6, 10, 4)
-    report: dict[str, Any] = {"data": data_kind, "experiments": {}}
+    report.update(data=data_kind, experiments={})
     paths: dict[str, list[Path]] = {}
     for name in ("cifar10", "cifar100"):
+        if time.perf_counter() > args.deadline:
+            report["experiments"][name] = "skipped: the run's time budget (--budget-s) was spent"
+            continue
         torch._dynamo.reset()  # each experiment compiles from scratch, as its jobs would
-        cfg = read_yaml(ROOT / "config" / f"{name}.yaml")
+        cfg = load(ROOT / "config" / f"{name}.yaml")  # validated: every default filled in
         cfg["data"]["data_dir"] = str(data_dir)
+        cfg["device"] = args.device
         if args.smoke:
-            cfg["model"] = {"name": "resnet8", "widths": [4, 8, 8]}
+            cfg["model"].update(name="resnet8", widths=[8, 8, 8])
             cfg["trajectory"]["batch_size"] = 8
-            cfg["compute"] = {"channels_last": True, "autocast": "bf16"}
+            cfg["compute"].update(compile=False, cudnn_benchmark=False)
             cfg["evaluation"].update(batch_size=50, bn_batches=1, bn_batch_size=8)
-        run = training_sections({**cfg, "device": args.device})
-        traj = {**cfg["trajectory"], "steps": branch + trip_steps}
-        traj.update(checkpoint_every=branch, eval_every=branch, log_every=50)
+        run = TrainingConfig.from_config(cfg)
+        traj = {**cfg["trajectory"], "steps": branch + trip_steps, "eval_every": branch}
         out = scratch / name
         start = time.perf_counter()
         run_burn_in(
-            **run,
-            trajectory=traj,
+            run,
+            TrajectoryConfig.from_config(traj),
             checkpoints={branch: out / f"step{branch}.pt"},
             state_dir=out / "state",
+            checkpoint_every=branch,
+            log_every=50,
         )
         timing = {"burn_in_s": time.perf_counter() - start, "burn_in_steps": traj["steps"]}
         paths[name] = []
@@ -295,8 +389,8 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             start = time.perf_counter()
             df = run_sidetrip(
                 trip,
+                run,
                 branch_checkpoint=out / f"step{branch}.pt",
-                **run,
                 batch_size=traj["batch_size"],
                 log_every=50,
             )
@@ -310,9 +404,9 @@ def sidetrips(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             "test_loss": {c: float(loss[c]) for c in ("baseline", "average", "schedule")},
         }
         print(f"  {name}: {json.dumps(report['experiments'][name])}", flush=True)
-    if args.out:
+        save()
+    if args.out and paths:
         fig10(paths, args.out / "fig10.pdf", split="test", family="two_point", provenance={})
-    return report
 
 
 # ------------------------------------------------------------------------------ main
@@ -321,51 +415,67 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="folder for device_check.json and fig10")
     parser.add_argument("--smoke", action="store_true", help="tiny CPU run: the script works")
     parser.add_argument("--parts", default="123", help="which parts to run, e.g. 13")
+    parser.add_argument("--shapes", default="cifar,imagenet", help="part 1's workloads, in order")
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--model", default="resnet34")
+    parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--no-compile", dest="compile", action="store_false")
+    parser.add_argument("--compile-shapes", default="cifar", help="shapes also timed compiled")
+    parser.add_argument("--budget-s", type=float, default=1e9, help="skip what starts later")
     parser.add_argument("--cifar-dir", type=Path, default=ROOT / "data" / "cifar")
     args = parser.parse_args()
+    args.deadline = time.perf_counter() + args.budget_s
+    shapes = [SHAPES[name] for name in args.shapes.split(",") if name]
     if args.smoke:
-        args.batch_size, args.image_size, args.warmup, args.steps = 2, 32, 1, 2
-        args.model, args.compile, args.device = "resnet18", False, "cpu"
+        args.batch_size, args.warmup, args.compile, args.device = 2, 1, False, "cpu"
+        shapes, args.compile_shapes = [SMOKE_SHAPE], ""
     device = resolve_device(args.device)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.machine()
+    # the datasheet's dense bf16 rate of the H100/H200 SXM, against which MFU is reported
+    peak = DATASHEET_BF16_TFLOPS.get(name)
+    args.peak_measured = matmul_tflops(device)
     report: dict[str, Any] = {
         "device": name,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d"),
-        "model": args.model,
         "batch_size": args.batch_size,
-        "image_size": args.image_size,
+        "compute": FAST,
+        "peak_bf16_tflops_datasheet": peak,
+        "matmul_bf16_tflops_measured": args.peak_measured and round(args.peak_measured, 1),
     }
 
-    def save() -> None:  # after every part: a run cut short keeps what it measured
+    def save() -> None:  # after every measurement: a run cut short keeps what it measured
         if args.out:
             (args.out / "device_check.json").write_text(json.dumps(report, indent=1))
 
-    print(f"# {name}, torch {torch.__version__}, {args.model}, batch {args.batch_size}")
+    print(f"# {name}, torch {torch.__version__}, batch {args.batch_size}, peak {peak} TFLOP/s")
+    if args.peak_measured:
+        print(f"# measured bf16 matmul (8192^3): {args.peak_measured:.0f} TFLOP/s")
     if "1" in args.parts:
-        print("part 1: images/s (bf16 autocast, channels_last, cudnn.benchmark)", flush=True)
-        report["throughput"] = throughput(args, device)
-        save()
-    if "2" in args.parts:
+        report["throughput"] = {}
+        for shape in shapes:
+            print(f"part 1: {shape.model} at {shape.image_size} px, images/s", flush=True)
+            report["throughput"][shape.name] = {}
+            report["throughput"][shape.name] = throughput(args, shape, device, peak, save)
+            save()
+    if "2" in args.parts and time.perf_counter() < args.deadline:
         print("part 2: one-step lr sweep, in-place vs batched (vmap)", flush=True)
         report["sweep"] = sweep(args)
         print(report["sweep"], flush=True)
         save()
-    if "3" in args.parts:
+    if "3" in args.parts and time.perf_counter() < args.deadline:
         print("part 3: fig10 side-trips, CIFAR-10 and CIFAR-100, shortened", flush=True)
+        report["sidetrips"] = {}
         with tempfile.TemporaryDirectory() as tmp:
-            report["sidetrips"] = sidetrips(args, Path(tmp))
-        save()
+            try:
+                sidetrips(args, Path(tmp), report["sidetrips"], save)
+            except Exception as err:  # noqa: BLE001 (keep what parts 1 and 2 measured)
+                report["sidetrips"]["failed"] = f"{type(err).__name__}: {err}"[:2000]
+                print(f"  part 3 FAILED\n{traceback.format_exc()}", flush=True)
+                save()
 
 
 if __name__ == "__main__":

@@ -45,10 +45,12 @@ from typing import Any
 
 import torch
 
-from lrtraj import averaging, checkpoint, evaluate, train
-from lrtraj.config import load, training_sections
+from lrtraj import checkpoint, evaluate, train
+from lrtraj.averaging import online
+from lrtraj.config import load
 from lrtraj.sidetrips import SideTrip, run_sidetrip
-from lrtraj.trajectory import run_burn_in
+from lrtraj.train import TrainingConfig
+from lrtraj.trajectory import TrajectoryConfig, run_burn_in
 
 SECONDS: dict[str, float] = defaultdict(float)
 
@@ -72,7 +74,7 @@ def instrument() -> None:
     )
     evaluate.evaluate_splits = timed("evaluation forward passes", evaluate.evaluate_splits)
     train.checkpoint.save = timed("resume checkpoints", checkpoint.save)
-    for cls in (averaging.EMA, averaging.SnapshotAverage):
+    for cls in (online.EMA, online.SnapshotAverage):
         cls.observe = timed("averager updates", cls.observe)
 
 
@@ -90,12 +92,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = load()
-    run = training_sections(cfg)
+    run = TrainingConfig.from_config(cfg)
     trips = cfg["sidetrips"]
     with tempfile.TemporaryDirectory() as tmp:
         branch = Path(tmp) / "branch.pt"
         trajectory = {**cfg["trajectory"], "steps": args.burn_in, "eval_every": args.burn_in}
-        run_burn_in(**run, trajectory=trajectory, checkpoints={args.burn_in: branch}, state_dir=tmp)
+        run_burn_in(
+            run,
+            TrajectoryConfig.from_config(trajectory),
+            checkpoints={args.burn_in: branch},
+            state_dir=tmp,
+            checkpoint_every=args.burn_in,
+        )
         trip = SideTrip(
             branch_step=args.burn_in,
             data_seed=0,
@@ -109,8 +117,8 @@ def main() -> None:
         start = time.perf_counter()
         run_sidetrip(
             trip,
+            run,
             branch_checkpoint=branch,
-            **run,
             batch_size=cfg["trajectory"]["batch_size"],
             resume_path=Path(tmp) / "resume.pt",
             checkpoint_every=trips["checkpoint_every"],

@@ -1,6 +1,9 @@
 """The GPU fast paths (channels_last, bf16 autocast, torch.compile), exercised on CPU: they
 train like float32, keep runs deterministic and resumable, and never leak into checkpoints."""
 
+import copy
+import dataclasses
+
 import pandas as pd
 import pytest
 import torch
@@ -10,9 +13,12 @@ from lrtraj.compute import Compute
 from lrtraj.config import ConfigError, load
 from lrtraj.models import build_model
 from lrtraj.sidetrips import SideTrip, run_sidetrip
-from tests.test_train import TINY, _preempted_at, burn_in
+from tests.test_train import RUN, TINY, _preempted_at, burn_in
 
-FAST = {"channels_last": True, "autocast": "bf16", "compile": False, "cudnn_benchmark": True}
+FAST = dataclasses.replace(
+    RUN, compute=Compute(channels_last=True, autocast="bf16", cudnn_benchmark=True)
+)
+COMPILED = dataclasses.replace(RUN, compute=Compute(compile=True))
 
 
 def train_losses(df: pd.DataFrame) -> pd.Series:
@@ -42,9 +48,9 @@ def trip(steps=40, **over):
 def test_bf16_channels_last_trains_like_float32_and_resumes_bit_identically(
     branch, tmp_path, monkeypatch
 ):
-    kwargs = dict(branch_checkpoint=branch, **TINY, batch_size=16)
-    fp32 = run_sidetrip(trip(), **kwargs)
-    fast = run_sidetrip(trip(), **kwargs, compute=FAST, weights_path=tmp_path / "w.pt")
+    kwargs = dict(branch_checkpoint=branch, batch_size=16)
+    fp32 = run_sidetrip(trip(), RUN, **kwargs)
+    fast = run_sidetrip(trip(), FAST, **kwargs, weights_path=tmp_path / "w.pt")
     # the same trajectory up to bf16 rounding: the first steps agree to 1 %, and where SGD's
     # chaos has separated the runs, their losses still agree on average
     a, b = train_losses(fp32), train_losses(fast)
@@ -63,21 +69,48 @@ def test_bf16_channels_last_trains_like_float32_and_resumes_bit_identically(
     _preempted_at(
         73,
         monkeypatch,
-        lambda: run_sidetrip(
-            trip(), **kwargs, compute=FAST, resume_path=resume, checkpoint_every=100
-        ),
+        lambda: run_sidetrip(trip(), FAST, **kwargs, resume_path=resume, checkpoint_every=100),
     )
-    resumed = run_sidetrip(trip(), **kwargs, compute=FAST, resume_path=resume)
+    resumed = run_sidetrip(trip(), FAST, **kwargs, resume_path=resume)
     pd.testing.assert_frame_equal(fast, resumed)
 
 
+def _torch_compile_is_sound() -> bool:
+    """Whether torch.compile's own CPU backward agrees with eager on torchvision's stride-2
+    BasicBlock (no lrtraj code), so a torch bug is reported as one: with 4-channel convolutions
+    (below lrtraj.models.MIN_WIDTH) the two disagreed by ~1.4 on AMD EPYC with torch 2.14.1."""
+    from torchvision.models.resnet import BasicBlock
+
+    torch.manual_seed(0)
+    down = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 1, 2, bias=False), torch.nn.BatchNorm2d(16))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        BasicBlock(8, 16, 2, down),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16, 10),
+    )
+    twin = copy.deepcopy(net)
+    x, y = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    for forward in (net, torch.compile(twin)):
+        torch.nn.functional.cross_entropy(forward(x), y).backward()
+    return all(
+        torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-5)
+        for a, b in zip(net.parameters(), twin.parameters(), strict=True)
+    )
+
+
 def test_compiled_forward_matches_eager_and_checkpoints_stay_plain(branch, tmp_path):
-    kwargs = dict(branch_checkpoint=branch, **TINY, batch_size=16)
-    eager = run_sidetrip(trip(steps=10), **kwargs, weights_path=tmp_path / "eager.pt")
+    if not _torch_compile_is_sound():
+        pytest.skip("torch.compile gives wrong CPU gradients on this machine (a torch bug)")
+    kwargs = dict(branch_checkpoint=branch, batch_size=16)
+    eager = run_sidetrip(trip(steps=10), RUN, **kwargs, weights_path=tmp_path / "eager.pt")
     compiled = run_sidetrip(
         trip(steps=10),
+        COMPILED,
         **kwargs,
-        compute={"compile": True},
         weights_path=tmp_path / "compiled.pt",
     )
     pd.testing.assert_series_equal(train_losses(eager), train_losses(compiled), rtol=1e-4)

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from lrtraj import config as lrconfig
+from lrtraj.models import build_model
 
 DEFAULT = yaml.safe_load(lrconfig.DEFAULT_CONFIG.read_text())
 
@@ -96,3 +97,10 @@ def test_fig10_needs_known_experiments():
     cfg = checked(figures={"fig10": {"experiments": ["digits", "cifar7"]}})
     with pytest.raises(lrconfig.ConfigError, match=r"figures.fig10.experiments: \['cifar7'\]"):
         lrconfig.experiments(cfg)
+
+
+def test_convolutions_narrower_than_the_minimum_width_are_refused():
+    with pytest.raises(lrconfig.ConfigError, match="model.widths"):
+        checked(model={"widths": [4, 8, 8]})
+    with pytest.raises(ValueError, match="at least 8"):
+        build_model("resnet8", 1, 10, (4, 8, 8))

@@ -8,7 +8,7 @@ from lrtraj.models import build_model
 
 
 def params(seed):
-    model = build_model("resnet8", 1, 10, (4, 8, 8), seed=seed)
+    model = build_model("resnet8", 1, 10, (8, 8, 8), seed=seed)
     return {n: p.detach().clone() for n, p in model.named_parameters()}
 
 

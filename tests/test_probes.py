@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lrtraj import config as lrconfig
+from lrtraj.analysis.probes import barriers
 from lrtraj.data import load_dataset
 from lrtraj.models import build_model
 from lrtraj.probes import config_problems
@@ -20,13 +21,12 @@ from lrtraj.probes.alignment import GradientProbe, measure_steps
 from lrtraj.probes.core import batch_loss, bn_mode, fetch_batch, gradient, parameters
 from lrtraj.probes.fixed_batch import (
     Segment,
-    barriers,
     fixed_batch_paths,
     gd_sidetrip,
     interpolate,
 )
 from lrtraj.probes.sweep import line_losses, lr_grid, one_step_sweep
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train import LoopSettings, OptimizerConfig, RunInfo, make_optimizer, sgd_loop
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = {"name": "noisy_digits", "noise_sigma": 1.0, "max_shift": 1}
@@ -41,8 +41,10 @@ def dataset():
 @pytest.fixture(scope="module")
 def trained(dataset):
     """A tiny ResNet moved off its initialisation (non-trivial BatchNorm running buffers)."""
-    model = build_model("resnet8", dataset.in_channels, dataset.num_classes, (4, 8, 8), seed=3)
-    opt = make_optimizer(model, {"momentum": 0.9}, 0.1)
+    model = build_model("resnet8", dataset.in_channels, dataset.num_classes, (8, 8, 8), seed=3)
+    opt = make_optimizer(
+        model, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.1
+    )
     stream = dataset.stream(32, 7, CPU)
     for _, x, y in stream.batches(0, 20):
         opt.zero_grad()
@@ -125,7 +127,7 @@ def test_diverging_lr_is_recorded_not_raised(net, batches, method):
 def test_interpolation_ends_reproduce_endpoint_losses(net, batches, dataset):
     fixed, heldout = batches
     a = [p.detach().clone() for p in parameters(net)]
-    other = build_model("resnet8", dataset.in_channels, dataset.num_classes, (4, 8, 8), seed=9)
+    other = build_model("resnet8", dataset.in_channels, dataset.num_classes, (8, 8, 8), seed=9)
     b = [p.detach().clone() for p in parameters(other)]
     df = interpolate(
         net,
@@ -207,7 +209,7 @@ def test_gd_sidetrip_fits_the_fixed_batch(net, batches):
 
 
 def _run(net, dataset, callbacks):
-    opt = make_optimizer(net, {"momentum": 0.9}, 0.05)
+    opt = make_optimizer(net, OptimizerConfig(momentum=0.9, nesterov=False, weight_decay=0.0), 0.05)
     sgd_loop(
         net,
         opt,

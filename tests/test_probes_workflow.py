@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from lrtraj.analysis.probe_claims import probe_claims
 from lrtraj.metrics import read_provenance
 from lrtraj.probes import (
     ALIGNMENT_COLUMNS,
@@ -17,7 +18,6 @@ from lrtraj.probes import (
     INTERPOLATION_COLUMNS,
     SWEEP_COLUMNS,
 )
-from lrtraj.probes.claims import probe_claims
 from tests.test_workflow import TINY, planned_jobs, snakemake
 
 pytestmark = pytest.mark.integration
@@ -97,11 +97,14 @@ def test_probe_claims_are_measured_from_the_tables(run):
             "burn_in": [str(run / "results/tiny/burn_in/metrics.parquet")],
             "probe_interpolation": [str(probes / "fixed_batch/interpolation.parquet")],
             "probe_alignment": [str(probes / "alignment.parquet")],
-        }
+        },
+        {},
     )
-    assert [r["claim"] for r in rows] == ["1a", "1b", "2", "5a", "5b"]
-    assert all(r["status"] in {"pass", "fail"} and np.isfinite(r["measured"]) for r in rows)
-    assert {r["status"] for r in probe_claims({})} == {"not built"}
+    assert [r["claim"] for r in rows] == ["1a", "1b", "1c", "2", "5a", "5b"]
+    verdicts = {"pass", "fail", "inconclusive"}
+    assert all(r["verdict"] in verdicts and np.isfinite(r["effect"]) for r in rows)
+    assert all(r["n"] == len(r["replicates"]) > 0 for r in rows)
+    assert {r["verdict"] for r in probe_claims({}, {})} == {"not built"}
 
 
 def test_probes_are_up_to_date_and_rerun_only_what_reads_a_key(run, probe_overlay, tmp_path):

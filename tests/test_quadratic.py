@@ -142,8 +142,8 @@ def test_ema_recursion_matches_kernel_formula() -> None:
 
 
 def test_paper_fast_slow_numbers_from_exact_theory() -> None:
-    """NOTES §1 / Section 5.1: loss at T = 20000 is 1.67e-2 (lr 0.5), 5.0e-4 (lr 0.5 + EMA),
-    0.678 (lr 0.05); only lr 0.5 + EMA goes below 1e-3, near step 9300."""
+    """docs/theory.md §1.3 / Section 5.1: loss at T = 20000 is 1.67e-2 (lr 0.5), 5.0e-4
+    (lr 0.5 + EMA), 0.678 (lr 0.05); only lr 0.5 + EMA goes below 1e-3, near step 9300."""
     a = np.r_[np.ones(10), np.full(10, 1e-3)]
     mom = theory.moment_recursion(a, a / 100, [0.5, 0.05], 20000, a**-0.5, ema_betas=[0.98])
     sgd = theory.expected_loss(a, mom.q_w)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from lrtraj import averaging
 from lrtraj import schedules as S
 
 
@@ -59,8 +60,10 @@ def test_invalid_windows_are_refused(call):
         call()
 
 
-def test_averager_spec_dispatches_each_family():
-    spec = S.AveragerSpec("swa", {"n": 5, "c": 100})
-    np.testing.assert_allclose(spec.schedule(600, 0.1), S.swa_schedule(600, 5, 100, 0.1))
-    with pytest.raises(ValueError, match="unknown averaging family"):
-        S.AveragerSpec("polyak", {}).kernel(10)
+def test_each_family_schedule_is_the_tail_sum_of_its_kernel():
+    fam = averaging.get("swa")
+    np.testing.assert_allclose(
+        fam.schedule({"n": 5, "c": 100}, 600, 0.1), S.swa_schedule(600, 5, 100, 0.1)
+    )
+    with pytest.raises(ValueError, match="unknown averaging family 'polyak'"):
+        averaging.get("polyak")

@@ -1,5 +1,6 @@
 """Style gates run with the tests: ruff, snakefmt, snakemake --lint."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,13 @@ def test_linters_are_clean(cmd):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+# Rules run in the environment that runs Snakemake (README, Install: no per-rule conda envs),
+# so the one lint allowed is Snakemake's request for a conda: or container: directive.
+SOFTWARE_LINT = "Specify a conda environment or container for each rule."
+
+
 def test_snakemake_lint_is_clean():
     proc = run(sys.executable, "-m", "snakemake", "--lint")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    lints = set(re.findall(r"^ +\* (.+):$", out, flags=re.M))
+    assert proc.returncode == 0 or lints == {SOFTWARE_LINT}, out

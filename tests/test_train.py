@@ -14,12 +14,13 @@ import torch
 
 from lrtraj import checkpoint
 from lrtraj.sidetrips import SideTrip, run_sidetrip
-from lrtraj.trajectory import run_burn_in
+from lrtraj.train.config import TrainingConfig
+from lrtraj.trajectory import TrajectoryConfig, run_burn_in
 from tests.fixtures import debian_fashion_mnist
 
 TINY = {
     "data": {"name": "noisy_digits", "noise_sigma": 1.0, "max_shift": 1},
-    "model": {"name": "resnet8", "widths": [4, 8, 8], "init_seed": 0},
+    "model": {"name": "resnet8", "widths": [8, 8, 8], "init_seed": 0},
     "optimizer": {"momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
     "evaluation": {
         "batch_size": 500,
@@ -29,23 +30,19 @@ TINY = {
         "bn_seed": 1,
     },
     "device": "cpu",
+    "compute": {},
 }
+RUN = TrainingConfig.from_config(TINY)
 
 
 def burn_in(tmp, steps=300, lr=0.1, every=25):
     return run_burn_in(
-        **TINY,
-        trajectory={
-            "lr": lr,
-            "batch_size": 16,
-            "steps": steps,
-            "data_seed": 0,
-            "checkpoint_every": every,
-            "eval_every": 100,
-            "log_every": 100,
-        },
+        RUN,
+        TrajectoryConfig(lr=lr, batch_size=16, steps=steps, data_seed=0, eval_every=100),
         checkpoints={steps: tmp / "final.pt"},
         state_dir=tmp / "state",
+        checkpoint_every=every,
+        log_every=100,
     )
 
 
@@ -97,7 +94,7 @@ def test_divergence_is_recorded_not_raised(tmp_path):
         eval_every=20,
         averaging={"ema": {"beta": 0.9}},
     )
-    df = run_sidetrip(trip, branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    df = run_sidetrip(trip, branch_checkpoint=tmp_path / "final.pt", training=RUN, batch_size=16)
     losses = df[(df.split == "train_batch")]["value"].to_numpy()
     assert not np.isfinite(losses[-1])
     assert df["step"].max() < 60  # stopped early, rows so far kept
@@ -106,7 +103,9 @@ def test_divergence_is_recorded_not_raised(tmp_path):
 def test_sidetrip_on_main_seed_replays_the_main_trajectory(tmp_path):
     burn_in(tmp_path / "b", steps=20, every=20)
     trip = SideTrip(branch_step=20, data_seed=0, method="constant", steps=20, lr=0.1, eval_every=20)
-    side = run_sidetrip(trip, branch_checkpoint=tmp_path / "b" / "final.pt", **TINY, batch_size=16)
+    side = run_sidetrip(
+        trip, branch_checkpoint=tmp_path / "b" / "final.pt", training=RUN, batch_size=16
+    )
     main = burn_in(tmp_path / "c", steps=40, every=20)
     main_loss = main[(main.split == "train_batch") & (main.step > 20)]["value"].to_numpy()
     side_loss = side[side.split == "train_batch"]["value"].to_numpy()
@@ -129,17 +128,12 @@ def test_short_burn_in_on_real_fashion_mnist(tmp_path):
         },
     }
     df = run_burn_in(
-        **cfg,
-        trajectory={
-            "lr": 0.1,
-            "batch_size": 64,
-            "steps": 40,
-            "checkpoint_every": 20,
-            "eval_every": 40,
-            "log_every": 20,
-        },
+        TrainingConfig.from_config(cfg),
+        TrajectoryConfig(lr=0.1, batch_size=64, steps=40, data_seed=0, eval_every=40),
         checkpoints={40: tmp_path / "ckpt.pt"},
         state_dir=tmp_path / "state",
+        checkpoint_every=20,
+        log_every=20,
     )
     acc = df[(df.split == "test") & (df.metric == "accuracy")].set_index("step")["value"]
     assert acc[40] > acc[0] + 0.1  # 40 steps already learn something on real data
@@ -156,7 +150,7 @@ def test_preemption_checkpoints_and_resumes_bit_identically(tmp_path, monkeypatc
         eval_every=10,
         averaging={"ema": {"beta": 0.9}, "two_point": {"k": 20}},
     )
-    kwargs = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    kwargs = dict(branch_checkpoint=tmp_path / "final.pt", training=RUN, batch_size=16)
     reference = run_sidetrip(trip, **kwargs)
 
     resume = tmp_path / "side.resume.pt"
@@ -175,18 +169,12 @@ def test_twins_share_the_main_trajectory_up_to_the_branch_and_differ_after(tmp_p
     from lrtraj.sidetrips import Snapshots
 
     main = run_burn_in(
-        **TINY,
-        trajectory={
-            "lr": 0.1,
-            "batch_size": 16,
-            "steps": 40,
-            "data_seed": 0,
-            "checkpoint_every": 20,
-            "eval_every": 20,
-            "log_every": 20,
-        },
+        RUN,
+        TrajectoryConfig(lr=0.1, batch_size=16, steps=40, data_seed=0, eval_every=20),
         checkpoints={20: tmp_path / "b20.pt", 40: tmp_path / "b40.pt"},
         state_dir=tmp_path / "state",
+        checkpoint_every=20,
+        log_every=20,
     )
     assert not main.empty
     runs = {}
@@ -202,7 +190,11 @@ def test_twins_share_the_main_trajectory_up_to_the_branch_and_differ_after(tmp_p
         )
         snaps = Snapshots(start=20, every=10)
         run_sidetrip(
-            trip, branch_checkpoint=tmp_path / "b20.pt", **TINY, batch_size=16, snapshots=snaps
+            trip,
+            branch_checkpoint=tmp_path / "b20.pt",
+            training=RUN,
+            batch_size=16,
+            snapshots=snaps,
         )
         runs[seed] = snaps
     branch = checkpoint.load(tmp_path / "b20.pt")["model"]
@@ -242,7 +234,7 @@ def _preempted_at(step_to_stop, monkeypatch, run):
 
 def test_a_resume_file_from_another_config_is_discarded(tmp_path, monkeypatch):
     burn_in(tmp_path, steps=20, every=20)
-    base = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    base = dict(branch_checkpoint=tmp_path / "final.pt", training=RUN, batch_size=16)
     resume = tmp_path / "trip.resume.pt"
     old = SideTrip(branch_step=20, data_seed=1, method="constant", steps=30, lr=0.1, eval_every=10)
     _preempted_at(35, monkeypatch, lambda: run_sidetrip(old, **base, resume_path=resume))
@@ -266,7 +258,7 @@ def test_twin_snapshots_survive_a_resume(tmp_path, monkeypatch):
         eval_every=30,
         phase="twin",
     )
-    base = dict(branch_checkpoint=tmp_path / "final.pt", **TINY, batch_size=16)
+    base = dict(branch_checkpoint=tmp_path / "final.pt", training=RUN, batch_size=16)
     clean = Snapshots(start=20, every=10)
     run_sidetrip(trip, **base, snapshots=clean)
     resume = tmp_path / "twin.resume.pt"

@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from lrtraj import config as lrconfig
+from lrtraj.averaging import FAMILIES as REGISTRY
 from lrtraj.metrics import TRAINING_COLUMNS, read_provenance
+from lrtraj.schedules import sidetrip_methods
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
@@ -25,10 +28,20 @@ TARGETS = [
     "results/figures/fig10.pdf",
     "results/figures/fig14.pdf",
     "results/claims.md",
+    "results/figures/claims.pdf",
     "results/config.yaml",
 ]
 
 pytestmark = pytest.mark.integration
+
+# What the tiny config's side-trips consist of: expected counts follow from it (and from the
+# averaging registry), so adding an averaging family needs no edit here.
+TINY_CFG = lrconfig.load(TINY)
+FAMILIES = set(TINY_CFG["sidetrips"]["averaging"])
+METHODS = sidetrip_methods(
+    TINY_CFG["sidetrips"]["averaging"], TINY_CFG["sidetrips"]["linear_decay"]
+)
+SEEDS = len(TINY_CFG["sidetrips"]["data_seeds"])
 
 
 def snakemake(workdir: Path, *args: str, configs: tuple[Path, ...] = (TINY,), check: bool = True):
@@ -87,7 +100,7 @@ def test_figures_and_tables_are_built_with_captions_and_provenance(run):
         inputs = sidecar["provenance"]["inputs"]
         assert inputs and all(len(h) == 64 for h in inputs.values())
     fig5_inputs = json.loads((figures / "fig5.json").read_text())["provenance"]["inputs"]
-    assert len(fig5_inputs) == 2 * 5  # 2 seeds x (constant, 3 schedules, linear decay)
+    assert len(fig5_inputs) == SEEDS * len(METHODS)  # constant, schedules, linear decay
     table = (figures / "table1.md").read_text()
     assert "EMA" in table and "SWA" in table
     deviations = pd.read_csv(figures / "table1.csv").filter(like="deviation").to_numpy()
@@ -98,8 +111,9 @@ def test_figures_and_tables_are_built_with_captions_and_provenance(run):
 def test_metrics_follow_the_documented_schema(run):
     files = sorted((run / "results").rglob("*.parquet"))
     training = [f for f in files if f.parent.name.startswith("seed") or f.parent.name == "burn_in"]
-    # 2 burn-ins (tiny, tiny_noise); side-trips 2 seeds x 5 methods + 2 x 2; 2 twins
-    assert len(training) == 2 + 2 * 5 + 2 * 2 + 2
+    # 2 burn-ins (tiny, tiny_noise); side-trips: all methods per seed + 2 x 2 of tiny_noise;
+    # 2 twins
+    assert len(training) == 2 + SEEDS * len(METHODS) + 2 * 2 + 2
     for path in training:
         df = pd.read_parquet(path)
         assert list(df.columns) == list(TRAINING_COLUMNS)
@@ -108,9 +122,9 @@ def test_metrics_follow_the_documented_schema(run):
         assert prov["rule"] in {"burn_in", "sidetrip", "twin"} and "git_commit" in prov
     constant = pd.read_parquet(run / "results/tiny/sidetrips/branch60/seed0/constant.parquet")
     assert set(constant["kind"]) == {"baseline", "average"}
-    assert set(constant.loc[constant["kind"] == "average", "method"]) == {"ema", "two_point", "swa"}
+    assert set(constant.loc[constant["kind"] == "average", "method"]) == FAMILIES
     summary = pd.read_parquet(run / "results/tiny/sidetrips/summary.parquet")
-    assert set(summary["family"]) == {"ema", "two_point", "swa"}
+    assert set(summary["family"]) == FAMILIES
     twins = pd.read_parquet(run / "results/tiny/twins/distances.parquet")
     assert set(twins["measure"]) == {"plain", "scale_invariant"}
     assert sorted(twins["step"].unique()) == [20, 30, 40, 50, 60]
@@ -145,7 +159,8 @@ def test_a_burn_in_key_reruns_everything_downstream(run, tmp_path):
     overlay = tmp_path / "lr.yaml"
     overlay.write_text(yaml.safe_dump({"trajectory": {"lr": 0.05}}))
     jobs = planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay)))
-    assert jobs.get("burn_in") == 2 and jobs.get("sidetrip") == 14 and jobs.get("twin") == 2
+    sidetrips = SEEDS * len(METHODS) + 2 * 2  # and the 2 x 2 of tiny_noise
+    assert jobs.get("burn_in") == 2 and jobs.get("sidetrip") == sidetrips and jobs.get("twin") == 2
 
 
 @pytest.mark.parametrize(
@@ -171,7 +186,9 @@ def test_bad_config_stops_before_any_job(tmp_path, overlay, message):
 def test_paper_scale_plans_without_data_and_fails_naming_the_path(tmp_path):
     imagenet = REPO / "config" / "imagenet.yaml"
     jobs = planned_jobs(snakemake(tmp_path, "-n", "results/figures/fig5.pdf", configs=(imagenet,)))
-    assert jobs == {"burn_in": 1, "sidetrip": 15, "fig5": 1}
+    trips = lrconfig.load(imagenet)["sidetrips"]
+    per_seed = len(sidetrip_methods(trips["averaging"], trips["linear_decay"]))
+    assert jobs == {"burn_in": 1, "sidetrip": per_seed * len(trips["data_seeds"]), "fig5": 1}
     proc = snakemake(
         tmp_path, "results/imagenet/burn_in/metrics.parquet", configs=(imagenet,), check=False
     )
@@ -183,12 +200,25 @@ def test_paper_scale_plans_without_data_and_fails_naming_the_path(tmp_path):
 
 def test_scorecard_computes_what_is_built_and_says_not_built_otherwise(run):
     card = pd.read_parquet(run / "results" / "claims.parquet")
-    assert set(card["status"]) <= {"pass", "fail", "not built"}
-    built = card[card["status"] != "not built"]
-    assert built["measured"].notna().all()
-    assert {"3a", "3b", "3c", "4", "6", "7a", "7b", "8"} <= set(built["claim"])
+    assert set(card["verdict"]) <= {"pass", "fail", "inconclusive", "not built"}
+    built = card[card["verdict"] != "not built"]
+    assert built["effect"].notna().all() and built["value"].notna().all()
+    scored = {f.claim for name, f in REGISTRY.items() if name in FAMILIES and f.claim}
+    assert scored | {"4", "6a", "6b", "7a", "7b", "8"} <= set(built["claim"])
+    # tidy: one row per data seed of a side-trip claim, the claim's columns repeated
+    four = card[card["claim"] == "4"]
+    assert len(four) == SEEDS and four["n"].eq(SEEDS).all() and four["effect"].nunique() == 1
     assert "fig10" in set(card["figure"])  # the second experiment's two-point claim
-    assert card.loc[card["claim"] == "8", "status"].item() == "pass"  # exact on the model
+    assert card.loc[card["claim"] == "8", "verdict"].item() == "pass"  # exact on the model
+    assert (run / "results" / "figures" / "claims.png").stat().st_size > 0
+
+
+def test_a_claims_margin_reruns_only_the_scorecard(run, tmp_path):
+    overlay = tmp_path / "margin.yaml"
+    overlay.write_text(yaml.safe_dump({"claims": {"cone_margin": 0.3}}))
+    jobs = planned_jobs(snakemake(run, "-n", *TARGETS, configs=(TINY, overlay)))
+    jobs.pop("effective_config", None)
+    assert jobs == {"claims": 1, "claims_figure": 1}
 
 
 def test_audit_traces_a_figure_to_the_burn_in_and_names_a_changed_input(run):

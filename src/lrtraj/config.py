@@ -70,7 +70,12 @@ def check_yaml_files(paths: Iterable[str | Path]) -> None:
 def _validator(schema_path: str) -> tuple[Any, dict[str, Any]]:
     import jsonschema
 
+    from lrtraj.averaging import FAMILIES
+
     schema = read_yaml(schema_path)
+    # each averaging family brings the schema of its parameters (lrtraj.averaging)
+    averaging = schema["properties"]["sidetrips"]["properties"]["averaging"]
+    averaging["properties"] = {name: dict(f.schema) for name, f in FAMILIES.items()}
     return jsonschema.validators.validator_for(schema)(schema), schema
 
 
@@ -166,15 +171,14 @@ def check(cfg: Mapping[str, Any]) -> None:
         if b > steps:
             problems.append(f"sidetrips.branch_steps: {b} is after the burn-in's last step {steps}")
     T, every = trips["steps"], trips.get("eval_every", 50)
-    spans = {}
+    from lrtraj.averaging import FAMILIES
+
     averaging = trips.get("averaging", {})
-    if "two_point" in averaging:
-        spans["sidetrips.averaging.two_point.k"] = averaging["two_point"]["k"]
-    if "swa" in averaging:
-        spans["sidetrips.averaging.swa.c"] = averaging["swa"]["c"]
-        spans["sidetrips.averaging.swa (n-1)*c"] = (averaging["swa"]["n"] - 1) * averaging["swa"][
-            "c"
-        ]
+    spans = {
+        f"sidetrips.averaging.{name}.{span}": value
+        for name, params in averaging.items()
+        for span, value in FAMILIES[name].spans(params).items()
+    }
     for key, span in spans.items():
         if span > T:
             problems.append(f"{key}: {span} exceeds the side-trip length sidetrips.steps={T}")

@@ -15,7 +15,8 @@ import pandas as pd
 import torch
 
 from lrtraj import averaging
-from lrtraj.schedules import TABLE1_ROWS, ema_kernel, swa_kernel, tail_sum, two_point_kernel
+from lrtraj.averaging.online import EMA
+from lrtraj.schedules import TABLE1_ROWS, ema_kernel, tail_sum
 
 
 def _sgd_run(
@@ -44,34 +45,28 @@ def measure_row(
     gen = torch.Generator().manual_seed(seed)
     w0 = torch.randn(dim, generator=gen, dtype=torch.float64)
     grads = torch.randn(T, dim, generator=gen, dtype=torch.float64)
-    beta, k = float(params["ema"]["beta"]), int(params["two_point"]["k"])
-    n, c = int(params["swa"]["n"]), int(params["swa"]["c"])
+    beta = float(params["ema"]["beta"])
     start = int(params.get("ema_start", T // 2))
     constant = [lr] * T
-    if row == "two_point":
-        avg = averaging.two_point(k, 1, [w0])
-        kernel = two_point_kernel(T, k)
-    elif row == "swa":
-        avg = averaging.swa(n, c, 1, [w0])
-        kernel = swa_kernel(T, n, c)
-    elif row == "ema":
-        avg = averaging.EMA(beta, [w0])
-        kernel = ema_kernel(T, beta)
+    if row in averaging.FAMILIES:  # a family's own averager against its own kernel
+        family = averaging.get(row)
+        avg = family.averager(params[row], 1, [w0])
+        kernel = family.kernel(T, params[row])
     elif row == "ema_start":
         avg = None
         kernel = ema_kernel(T, beta, start=start)
     elif row == "ema_bias_corrected":
-        avg = averaging.EMA(beta, [torch.zeros_like(w0)])
+        avg = EMA(beta, [torch.zeros_like(w0)])
         kernel = ema_kernel(T, beta, bias_corrected=True)
     else:
         raise ValueError(f"unknown Table 1 row {row!r}")
 
-    late: dict[str, averaging.EMA] = {}
+    late: dict[str, EMA] = {}
 
     def observe(step: int, tensors: list[torch.Tensor]) -> None:
         if row == "ema_start":
             if step == start:
-                late["ema"] = averaging.EMA(beta, tensors)
+                late["ema"] = EMA(beta, tensors)
                 late["ema"].step = start  # the average's window starts at w_start
             elif step > start:
                 late["ema"].observe(step, tensors)

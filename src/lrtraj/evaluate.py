@@ -11,28 +11,25 @@ statistics of an average would inflate the averaging gain.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from lrtraj.averaging import load_tensors
+from lrtraj.averaging.online import load_tensors
 from lrtraj.data import Dataset
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalSettings:
-    batch_size: int = 500
-    batchnorm: str = "recompute"  # or "average"
-    bn_batches: int = 4
-    bn_batch_size: int = 256
-    bn_seed: int = 777
+    """The ``evaluation`` config section (defaults: the schema)."""
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> EvalSettings:
-        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
+    batch_size: int
+    batchnorm: str  # "recompute" or "average"
+    bn_batches: int
+    bn_batch_size: int
+    bn_seed: int
 
 
 @torch.no_grad()

@@ -7,10 +7,11 @@ Training metrics (burn-in and side-trips) are long-format rows::
     phase         str      "burn_in" or "sidetrip"
     branch_step   int64    main-trajectory step the side-trip branched from (-1: burn-in)
     data_seed     int64    seed of the batch stream
-    method        str      what was evaluated: "constant", "ema", "two_point", "swa",
-                           "ema_schedule", "two_point_schedule", "swa_schedule", "linear_decay"
-    family        str      averaging family the method belongs to ("ema", "two_point", "swa"),
-                           "baseline" for the constant-lr run, "linear_decay" for that reference
+    method        str      what was evaluated: "constant", an average (its family's name,
+                           e.g. "ema"), "<family>_schedule", or "linear_decay"
+    family        str      averaging family the method belongs to (a name registered in
+                           lrtraj.averaging), "baseline" for the constant-lr run,
+                           "linear_decay" for that reference
     kind          str      "baseline", "average", "schedule" or "reference"
     step          int64    global step (weights after ``step`` SGD updates)
     lr            float64  learning rate of the update that produced this step (NaN at step 0)

@@ -1,5 +1,7 @@
 """Model registry: CIFAR-style ResNets (resnet8/20/32, He et al. 2016, option-B shortcuts) for
-small images, and torchvision's resnet18/34/50 for ImageNet-sized ones. All use BatchNorm."""
+small images; ``resnet18_cifar``/``resnet34_cifar``, torchvision's 4-stage ResNets (widths
+64-512) with the stem CIFAR work uses, for CIFAR at paper scale; torchvision's resnet18/34/50 for
+ImageNet-sized images. All use BatchNorm. Sizes and FLOPs per image: ``config/README.md``."""
 
 from __future__ import annotations
 
@@ -28,11 +30,21 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
+# Narrower convolutions crash the process in oneDNN's CPU weight-gradient kernel (heap
+# corruption, or a hang on 2 threads; seen with torch 2.14.1 on AMD EPYC, in both layouts).
+MIN_WIDTH = 8
+
+
 class CifarResNet(nn.Module):
     """3 stages of ``blocks`` basic blocks (depth = 6*blocks + 2), strides 1, 2, 2."""
 
     def __init__(self, blocks: int, widths: Sequence[int], in_channels: int, num_classes: int):
         super().__init__()
+        if min(widths) < MIN_WIDTH:
+            raise ValueError(
+                f"model.widths {list(widths)}: each must be at least {MIN_WIDTH} "
+                "(narrower convolutions crash torch's oneDNN CPU backward)"
+            )
         w0, w1, w2 = widths
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU()
@@ -74,10 +86,28 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
     return build
 
 
+def _torchvision_small(name: str) -> Callable[..., nn.Module]:
+    """torchvision's ResNet ``name`` for 32x32 images: a 3x3 stride-1 stem and no max-pool, so
+    the first stage works at 32x32 (the ImageNet stem, 7x7 stride 2 and a max-pool, leaves 8x8
+    before the first block and 1x1 in the last stage). ``model.widths`` does not apply."""
+    imagenet = _torchvision(name)
+
+    def build(in_channels: int, num_classes: int, widths: Sequence[int] | None = None) -> nn.Module:
+        net = imagenet(3, num_classes)
+        net.conv1 = nn.Conv2d(in_channels, net.conv1.out_channels, 3, 1, 1, bias=False)
+        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+        net.maxpool = nn.Identity()
+        return net
+
+    return build
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "resnet8": _cifar(1),
     "resnet20": _cifar(3),
     "resnet32": _cifar(5),
+    "resnet18_cifar": _torchvision_small("resnet18"),
+    "resnet34_cifar": _torchvision_small("resnet34"),
     "resnet18": _torchvision("resnet18"),
     "resnet34": _torchvision("resnet34"),
     "resnet50": _torchvision("resnet50"),

@@ -1,6 +1,6 @@
 """Learning-rate schedules, and the averaging ↔ schedule equivalence of Lemma 2 / Table 1.
 
-Convention (NOTES §1): a run of ``T`` steps applies ``w_{i+1} = w_i - lr_i * u_i`` for
+Convention (docs/theory.md §2): a run of ``T`` steps applies ``w_{i+1} = w_i - lr_i * u_i`` for
 ``i = 0..T-1``. An average ``v = sum_{t=0}^{T} kappa_t w_t`` with ``sum kappa = 1`` equals, when
 the updates ``u_i`` do not depend on ``w`` (constant gradients), the run with the *tail-sum*
 schedule ``lr_i = lr * sum_{t>i} kappa_t``.
@@ -13,7 +13,6 @@ branch point is its ``w_0``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,9 +25,29 @@ Schedule = Callable[[int], float]
 SCHEDULE_SUFFIX = "_schedule"
 
 
+def schedule_method(family: str) -> str:
+    """The side-trip method that runs ``family``'s equivalent schedule."""
+    return f"{family}{SCHEDULE_SUFFIX}"
+
+
+def family_of(method: str) -> str:
+    """The ``family`` column of a side-trip method's rows: the averaging family a schedule is
+    equivalent to, ``baseline`` for the constant run, the method itself for references."""
+    if method == "constant":
+        return "baseline"
+    return method.removesuffix(SCHEDULE_SUFFIX)
+
+
+def kind_of(method: str) -> str:
+    """The ``kind`` column of a side-trip method's rows (averages are ``average``)."""
+    if method == "constant":
+        return "baseline"
+    return "schedule" if method.endswith(SCHEDULE_SUFFIX) else "reference"
+
+
 def sidetrip_methods(averaging: Mapping[str, Any], linear_decay: bool = True) -> list[str]:
     """All runs a side-trip consists of, in a stable order."""
-    methods = ["constant"] + [f"{family}{SCHEDULE_SUFFIX}" for family in averaging]
+    methods = ["constant"] + [schedule_method(family) for family in averaging]
     return methods + (["linear_decay"] if linear_decay else [])
 
 
@@ -88,7 +107,7 @@ def _check_window(T: int, span: int, what: str) -> None:
         raise ValueError(f"{what} = {span} must lie in [0, T={T}]")
 
 
-# Closed forms of Table 1 (NOTES §1); the tests check them against ``tail_sum``.
+# Closed forms of Table 1 (docs/theory.md §2); the tests check them against ``tail_sum``.
 def two_point_schedule(T: int, k: int, lr: float) -> np.ndarray:
     _check_window(T, k, "two-point gap k")
     out = np.full(T, lr, dtype=np.float64)
@@ -115,26 +134,6 @@ def swa_schedule(T: int, n: int, c: int, lr: float) -> np.ndarray:
 def linear_decay_schedule(T: int, lr: float) -> np.ndarray:
     """``lr (1 - i/T)``: the common reference schedule, not equivalent to any average here."""
     return lr * (1.0 - np.arange(T) / T)
-
-
-@dataclass(frozen=True)
-class AveragerSpec:
-    """One averaging method of a side-trip, and the schedule it is equivalent to."""
-
-    family: str  # "ema", "two_point" or "swa"
-    params: Mapping[str, Any]
-
-    def kernel(self, T: int) -> np.ndarray:
-        if self.family == "ema":
-            return ema_kernel(T, float(self.params["beta"]))
-        if self.family == "two_point":
-            return two_point_kernel(T, int(self.params["k"]))
-        if self.family == "swa":
-            return swa_kernel(T, int(self.params["n"]), int(self.params["c"]))
-        raise ValueError(f"unknown averaging family {self.family!r}")
-
-    def schedule(self, T: int, lr: float) -> np.ndarray:
-        return tail_sum(self.kernel(T), lr)
 
 
 TABLE1_ROWS: list[tuple[str, str, str]] = [

@@ -15,7 +15,7 @@ independent batch order.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,16 +25,17 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lrtraj import checkpoint
-from lrtraj.averaging import averaged_tensors, make_averager
-from lrtraj.compute import Compute, resolve_device
+from lrtraj import averaging, checkpoint
+from lrtraj.averaging.online import averaged_tensors
+from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
-from lrtraj.evaluate import EvalSettings, Evaluator
-from lrtraj.metrics import conform, read_parquet
+from lrtraj.evaluate import Evaluator
+from lrtraj.metrics import conform
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json, sha256_file
-from lrtraj.schedules import SCHEDULE_SUFFIX, AveragerSpec, linear_decay_schedule
+from lrtraj.schedules import family_of, kind_of, linear_decay_schedule
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train.config import TrainingConfig
 
 log = logging.getLogger("lrtraj.sidetrips")
 
@@ -79,15 +80,11 @@ class SideTrip:
 
     @property
     def family(self) -> str:
-        if self.method == "constant":
-            return "baseline"
-        return self.method.removesuffix(SCHEDULE_SUFFIX)
+        return family_of(self.method)
 
     @property
     def kind(self) -> str:
-        if self.method == "constant":
-            return "baseline"
-        return "schedule" if self.method.endswith(SCHEDULE_SUFFIX) else "reference"
+        return kind_of(self.method)
 
     def schedule(self) -> np.ndarray:
         """lr of side-trip steps ``0 .. T-1``."""
@@ -97,7 +94,8 @@ class SideTrip:
             return linear_decay_schedule(self.steps, self.lr)
         if self.family not in self.averaging:
             raise ValueError(f"side-trip method {self.method!r}: no '{self.family}' averaging set")
-        return AveragerSpec(self.family, self.averaging[self.family]).schedule(self.steps, self.lr)
+        family = averaging.get(self.family)
+        return family.schedule(self.averaging[self.family], self.steps, self.lr)
 
     def info(self) -> RunInfo:
         return RunInfo(
@@ -107,46 +105,44 @@ class SideTrip:
 
 def run_sidetrip(
     trip: SideTrip,
+    training: TrainingConfig,
     *,
     branch_checkpoint: str | Path,
-    data: Mapping[str, Any],
-    model: Mapping[str, Any],
-    optimizer: Mapping[str, Any],
-    evaluation: Mapping[str, Any],
-    device: str,
     batch_size: int,
     resume_path: str | Path | None = None,
     checkpoint_every: int | None = None,
     log_every: int = 100,
     weights_path: str | Path | None = None,
     snapshots: Snapshots | None = None,
-    compute: Compute | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics.
 
     ``weights_path`` receives the final weights (and, for ``constant``, each average's);
-    ``snapshots`` collects parameters along the way (twin trajectories, fig8).
+    ``snapshots`` collects parameters along the way (twin trajectories, fig8). Logging and
+    resume-checkpoint cadence do not change what the run computes.
     """
-    dataset = load_dataset(data)
-    dev = resolve_device(device)
+    dataset = load_dataset(training.data)
+    dev = resolve_device(training.device)
     state = checkpoint.load(branch_checkpoint, map_location=dev)
     if int(state["step"]) != trip.branch_step:
         raise checkpoint.CheckpointError(
             f"{branch_checkpoint} holds step {state['step']}, "
             f"expected the branch step {trip.branch_step}"
         )
-    net = build_model(model["name"], dataset.in_channels, dataset.num_classes, model.get("widths"))
+    net = build_model(
+        training.model.name, dataset.in_channels, dataset.num_classes, training.model.widths
+    )
     net.load_state_dict(state["model"])
-    compute = Compute.from_config(compute)
+    compute = training.compute
     compute.place(net, dev)
-    opt = make_optimizer(net, optimizer, trip.lr)
+    opt = make_optimizer(net, training.optimizer, trip.lr)
     opt.load_state_dict(state["optimizer"])  # the momentum buffer continues from the branch point
-    evaluator = Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev)
+    evaluator = Evaluator(net, dataset, training.evaluation, dev)
     averagers = {}
     if trip.method == "constant":
         tensors = averaged_tensors(net, include_buffers=evaluator.averages_buffers)
         averagers = {
-            family: make_averager(family, dict(params), trip.eval_every, tensors)
+            family: averaging.make_averager(family, params, trip.eval_every, tensors)
             for family, params in trip.averaging.items()
         }
     lrs = trip.schedule()
@@ -167,15 +163,11 @@ def run_sidetrip(
             fingerprint=hash_json(
                 {
                     "trip": asdict(trip),
-                    "data": data,
-                    "model": model,
-                    "optimizer": optimizer,
-                    "evaluation": evaluation,
+                    "training": training.fingerprint(),
                     "batch_size": batch_size,
                     "snapshot_every": snapshots.every if snapshots is not None else None,
                     "branch_sha256": checkpoint.recorded_sha256(branch_checkpoint)
                     or sha256_file(branch_checkpoint),
-                    "compute": asdict(compute),
                 }
             ),
             compute=compute,
@@ -204,57 +196,3 @@ def run_sidetrip(
     if resume_path:
         checkpoint.remove(resume_path)
     return conform(pd.DataFrame(result.rows))
-
-
-def load_sidetrips(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Concatenate side-trip metrics and add ``sidetrip_step`` (steps since the branch)."""
-    df = pd.concat([read_parquet(p) for p in paths], ignore_index=True)
-    df["sidetrip_step"] = df["step"] - df["branch_step"]
-    return df
-
-
-def final_comparison(df: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Per data seed, family and metric at the last side-trip step: baseline, average, schedule,
-    and the two gaps of claim 3 (|average − schedule| vs |average − baseline|).
-
-    A run that diverged has no row at the last step: its values are NaN (and a claim computed
-    from them fails), so a diverged seed never silently drops out."""
-    ev = df[(df["split"] == split) & (df["kind"] != "reference")]
-    last = ev["sidetrip_step"].max()
-    at_end = ev[ev["sidetrip_step"] == last].set_index(["data_seed", "family", "kind", "metric"])
-    value = at_end["value"]
-    families = sorted(set(ev.loc[ev["kind"].isin(["average", "schedule"]), "family"]))
-    rows = []
-    for seed in sorted(ev["data_seed"].unique()):
-        for family in families:
-            for metric in sorted(ev["metric"].unique()):
-                b = value.get((seed, "baseline", "baseline", metric), np.nan)
-                a = value.get((seed, family, "average", metric), np.nan)
-                s_ = value.get((seed, family, "schedule", metric), np.nan)
-                rows.append(
-                    {
-                        "data_seed": seed,
-                        "family": family,
-                        "metric": metric,
-                        "step": int(last),
-                        "baseline": b,
-                        "average": a,
-                        "schedule": s_,
-                        "gap_average_schedule": abs(a - s_),
-                        "gap_average_baseline": abs(a - b),
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def summarize(paths: Iterable[str | Path], splits: Iterable[str]) -> pd.DataFrame:
-    """Final-step comparison for every branch step and split (claims 3 and 4 of NOTES §3)."""
-    df = load_sidetrips(paths)
-    parts = []
-    for branch, grp in df.groupby("branch_step"):
-        for split in splits:
-            cmp = final_comparison(grp, split)
-            parts.append(cmp.assign(branch_step=int(branch), split=split))
-    out = pd.concat(parts, ignore_index=True)
-    first = ["branch_step", "split", "family", "metric", "data_seed"]
-    return out[first + [c for c in out.columns if c not in first]]

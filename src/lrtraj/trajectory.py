@@ -6,20 +6,21 @@ import logging
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from lrtraj import checkpoint
-from lrtraj.compute import Compute, resolve_device
+from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
-from lrtraj.evaluate import EvalSettings, Evaluator
+from lrtraj.evaluate import Evaluator
 from lrtraj.metrics import conform
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train.config import TrainingConfig
 
 log = logging.getLogger("lrtraj.trajectory")
 
@@ -36,40 +37,47 @@ def _publish(src: Path, dst: Path) -> None:
             shutil.copy2(s, d)
 
 
+@dataclass(frozen=True)
+class TrajectoryConfig:
+    """The ``trajectory`` section, less its logging and checkpoint cadence (which do not change
+    what the run computes, so they are ``run_burn_in`` arguments of their own)."""
+
+    lr: float
+    batch_size: int
+    steps: int
+    data_seed: int
+    eval_every: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> TrajectoryConfig:
+        return cls(**{f.name: cfg[f.name] for f in fields(cls)})
+
+
 def run_burn_in(
+    training: TrainingConfig,
+    trajectory: TrajectoryConfig,
     *,
-    data: Mapping[str, Any],
-    model: Mapping[str, Any],
-    optimizer: Mapping[str, Any],
-    trajectory: Mapping[str, Any],
-    evaluation: Mapping[str, Any],
-    device: str,
     checkpoints: Mapping[int, str | Path],
     state_dir: str | Path,
-    compute: Compute | Mapping[str, Any] | None = None,
+    checkpoint_every: int,
+    log_every: int = 100,
 ) -> pd.DataFrame:
     """Train the main trajectory; write ``checkpoints[step]`` for each requested step.
 
     Resume state lives in ``state_dir`` (not a declared output, so it survives a failed job);
     a rerun after a crash continues from the last checkpoint there.
     """
-    dataset = load_dataset(data)  # first: a missing data dir is the likeliest failure
-    checkpoint.seed_global_rng()  # identical runs write identical checkpoint bytes
-    dev = resolve_device(device)
-    compute = Compute.from_config(compute)
+    dataset = load_dataset(training.data)  # first: a missing data dir is the likeliest failure
+    dev = resolve_device(training.device)
+    compute = training.compute
     state_dir = Path(state_dir)
+    model = training.model
     net = build_model(
-        model["name"],
-        dataset.in_channels,
-        dataset.num_classes,
-        model.get("widths"),
-        int(model.get("init_seed", 0)),
+        model.name, dataset.in_channels, dataset.num_classes, model.widths, model.init_seed
     )
     compute.place(net, dev)
-    lr = float(trajectory["lr"])
-    opt = make_optimizer(net, optimizer, lr)
-    seed = int(trajectory.get("data_seed", 0))
-    steps = int(trajectory["steps"])
+    lr, seed, steps = float(trajectory.lr), int(trajectory.data_seed), int(trajectory.steps)
+    opt = make_optimizer(net, training.optimizer, lr)
     bad = [s for s in checkpoints if not 0 <= int(s) <= steps]
     if bad:
         raise ValueError(f"checkpoint steps {bad} lie outside the burn-in (0..{steps})")
@@ -78,31 +86,27 @@ def run_burn_in(
     result = sgd_loop(
         net,
         opt,
-        dataset.stream(int(trajectory["batch_size"]), seed, dev),
+        dataset.stream(int(trajectory.batch_size), seed, dev),
         info,
         start=0,
         stop=steps,
         lr_at=lambda _s: lr,
         settings=LoopSettings(
-            eval_every=int(trajectory.get("eval_every", 1000)),
-            log_every=int(trajectory.get("log_every", 100)),
-            checkpoint_every=int(trajectory.get("checkpoint_every", 1000)),
+            eval_every=int(trajectory.eval_every),
+            log_every=int(log_every),
+            checkpoint_every=int(checkpoint_every),
             resume_path=state_dir / "resume.pt",
             keep=keep,
             fingerprint=hash_json(
                 {
-                    "data": data,
-                    "model": model,
-                    "optimizer": optimizer,
-                    "evaluation": evaluation,
-                    "trajectory": trajectory,
+                    "training": training.fingerprint(),
+                    "trajectory": asdict(trajectory),
                     "checkpoints": sorted(keep),
-                    "compute": asdict(compute),
                 }
             ),
             compute=compute,
         ),
-        evaluator=Evaluator(net, dataset, EvalSettings.from_config(evaluation), dev),
+        evaluator=Evaluator(net, dataset, training.evaluation, dev),
     )
     if result.diverged_at is not None:
         kept = sorted(s for s, p in keep.items() if p.is_file())

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from lrtraj import checkpoint, distances
+from lrtraj.schedules import schedule_method
 
 
 def twin_distances(path_a: str | Path, path_b: str | Path) -> pd.DataFrame:
@@ -74,7 +75,7 @@ def sidetrip_distances(
             if family not in constant["averages"]:
                 continue  # the constant run diverged: no average to compare
             average = _params(constant, family)
-            schedule = _params(loaded[(seed, f"{family}_schedule")])
+            schedule = _params(loaded[(seed, schedule_method(family))])
             add("average_vs_schedule", family, seed, seed, average, schedule)
             add("average_vs_constant", family, seed, seed, average, _params(constant))
     for seed_a, seed_b in itertools.combinations(seeds, 2):

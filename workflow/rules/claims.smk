@@ -1,4 +1,5 @@
-# The reproduction scorecard (NOTES §3): every claim computed from the Parquet metrics.
+# The reproduction scorecard (docs/theory.md §3; method and margins: docs/claims.md): every claim
+# as an effect with a 95 % interval over its replicates, judged against a margin.
 
 
 rule claims:
@@ -25,8 +26,6 @@ rule claims:
         ),
     log:
         "logs/claims.log",
-    conda:
-        ENV
     threads: 1
     params:
         experiment=EXP,
@@ -38,6 +37,24 @@ rule claims:
         "../scripts/claims.py"
 
 
+rule claims_figure:
+    input:
+        "results/claims.parquet",
+    output:
+        pdf=report(
+            f"{FIGURES}/claims.pdf",
+            caption="../report/claims_figure.rst",
+            category="Scorecard",
+        ),
+        png=f"{FIGURES}/claims.png",
+        json=f"{FIGURES}/claims.json",
+    log:
+        "logs/claims_figure.log",
+    threads: 1
+    script:
+        "../scripts/plot_claims.py"
+
+
 rule effective_config:
     output:
         report(
@@ -47,8 +64,6 @@ rule effective_config:
         ),
     log:
         "logs/effective_config.log",
-    conda:
-        ENV
     threads: 1
     params:
         experiments=EXPERIMENTS,

@@ -1,10 +1,9 @@
 # Config validation and the helpers every rule file uses. Rules take config through `params`
 # (only the keys they read), so a config change reruns exactly the jobs that read it.
-import os
 import re
 
 import lrtraj.config as lrconfig
-from lrtraj.schedules import sidetrip_methods
+from lrtraj.schedules import family_of, kind_of, schedule_method, sidetrip_methods
 
 # Snakemake's loader takes repeated keys silently
 lrconfig.check_yaml_files(workflow.configfiles)
@@ -18,7 +17,6 @@ _local = workflow.resource_settings.nodes is None
 for _problem in lrconfig.check_device(EXPERIMENTS, _local):
     logger.warning(f"warning: {_problem}")
 
-ENV = os.path.join(workflow.basedir, "environment.yml")
 EXP = config["experiment"]
 RESULTS = f"results/{EXP}"
 FIGURES = "results/figures"
@@ -110,14 +108,14 @@ def sidetrips_of(branch, exp=EXP, methods=None, kind=sidetrip_metrics):
 def distance_runs(exp=EXP):
     """(seed, method) of the side-trip weights fig6 compares: constant runs and schedules."""
     trips = EXPERIMENTS[exp]["sidetrips"]
-    methods = ["constant"] + [f"{family}_schedule" for family in trips["averaging"]]
+    methods = ["constant"] + [schedule_method(family) for family in trips["averaging"]]
     return [[seed, method] for seed in trips["data_seeds"] for method in methods]
 
 
 def fig10_inputs(exp):
     """The side-trips fig10 reads from one experiment: baseline and the family's schedule."""
     fig = config["figures"]["fig10"]
-    methods = ["constant", f"{fig['family']}_schedule"]
+    methods = ["constant", schedule_method(fig["family"])]
     return sidetrips_of(fig["branch_step"], exp, methods=methods)
 
 
@@ -136,18 +134,15 @@ def sidetrip_params(wildcards):
     averaging = trips["averaging"]
     if method == "constant":
         used = averaging
-    elif method.endswith("_schedule"):
-        family = method.removesuffix("_schedule")
-        used = {family: averaging[family]}
+    elif kind_of(method) == "schedule":
+        used = {family_of(method): averaging[family_of(method)]}
     else:
         used = {}
     return {
         "steps": trips["steps"],
         "lr": trips.get("lr", cfg["trajectory"]["lr"]),
         "eval_every": trips["eval_every"],
-        "checkpoint_every": trips["checkpoint_every"],
         "batch_size": cfg["trajectory"]["batch_size"],
-        "log_every": cfg["trajectory"]["log_every"],
         "averaging": used,
     }
 
@@ -159,14 +154,15 @@ def twin_snapshots(which, exp=EXP):
 
 
 def twin_params(exp=EXP):
-    """What a twin trajectory reads (fig8): the twins section and the main trajectory's lr,
-    batch size and logging."""
+    """What a twin trajectory reads (fig8): the twins section and the main trajectory's lr
+    and batch size."""
     cfg = EXPERIMENTS[exp]
     traj = cfg["trajectory"]
-    return {
-        **cfg["twins"],
-        "lr": traj["lr"],
-        "batch_size": traj["batch_size"],
-        "log_every": traj["log_every"],
-        "checkpoint_every": cfg["sidetrips"]["checkpoint_every"],
-    }
+    return {**cfg["twins"], "lr": traj["lr"], "batch_size": traj["batch_size"]}
+
+
+def trajectory_params(exp=EXP):
+    """The burn-in's trajectory section without its logging and checkpoint cadence: those
+    do not change what it computes, so the job reads them from the config (no rerun)."""
+    traj = EXPERIMENTS[exp]["trajectory"]
+    return {k: v for k, v in traj.items() if k not in ("log_every", "checkpoint_every")}

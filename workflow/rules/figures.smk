@@ -23,8 +23,6 @@ rule fig5:
         sidecar=f"{FIGURES}/fig5.json",
     log:
         "logs/figures/fig5.log",
-    conda:
-        ENV
     threads: 1
     params:
         figure=config["figures"]["fig5"],
@@ -46,8 +44,6 @@ rule fig1:
         sidecar=f"{FIGURES}/fig1.json",
     log:
         "logs/figures/fig1.log",
-    conda:
-        ENV
     threads: 1
     params:
         figure=config["figures"]["fig1"],
@@ -68,8 +64,6 @@ rule table1:
         parquet=f"{RESULTS}/table1_equivalence.parquet",
     log:
         "logs/figures/table1.log",
-    conda:
-        ENV
     threads: 1
     params:
         equivalence=config["table1"],
@@ -90,8 +84,6 @@ rule fig14:
         sidecar=f"{FIGURES}/fig14.json",
     log:
         "logs/figures/fig14.log",
-    conda:
-        ENV
     threads: 1
     params:
         figure=config["figures"]["fig14"],
@@ -117,8 +109,6 @@ rule fig10:
         sidecar=f"{FIGURES}/fig10.json",
     log:
         "logs/figures/fig10.log",
-    conda:
-        ENV
     threads: 1
     params:
         figure=config["figures"]["fig10"],
@@ -133,7 +123,7 @@ rule fig6:
     input:
         metrics=lambda w: sidetrips_of(
             config["figures"]["fig6"]["branch_step"],
-            methods=["constant", f"{config['figures']['fig6']['family']}_schedule"],
+            methods=["constant", schedule_method(config["figures"]["fig6"]["family"])],
         ),
         distances=f"{RESULTS}/sidetrips/branch{config['figures']['fig6']['branch_step']}/distances.parquet",
     output:
@@ -146,8 +136,6 @@ rule fig6:
         sidecar=f"{FIGURES}/fig6.json",
     log:
         "logs/figures/fig6.log",
-    conda:
-        ENV
     threads: 1
     params:
         figure=config["figures"]["fig6"],
@@ -168,8 +156,6 @@ rule fig8:
         sidecar=f"{FIGURES}/fig8.json",
     log:
         "logs/figures/fig8.log",
-    conda:
-        ENV
     threads: 1
     script:
         "../scripts/plot_fig8.py"

@@ -17,8 +17,6 @@ rule probe_sweep:
         f"benchmarks/{EXP}/probes/sweep_step{{ckpt}}.tsv"
     wildcard_constraints:
         ckpt=r"\d+",
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -42,8 +40,6 @@ rule probe_fixed_batch:
         f"logs/{EXP}/probes/fixed_batch.log",
     benchmark:
         f"benchmarks/{EXP}/probes/fixed_batch.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -62,8 +58,6 @@ rule probe_alignment:
         f"logs/{EXP}/probes/alignment.log",
     benchmark:
         f"benchmarks/{EXP}/probes/alignment.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -74,7 +68,6 @@ rule probe_alignment:
             "lr", config["sidetrips"].get("lr", config["trajectory"]["lr"])
         ),
         batch_size=config["trajectory"]["batch_size"],
-        log_every=config["trajectory"]["log_every"],
     script:
         "../scripts/probe_alignment.py"
 
@@ -95,8 +88,6 @@ rule fig2:
         "logs/figures/fig2.log",
     benchmark:
         "benchmarks/figures/fig2.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig2",
@@ -120,8 +111,6 @@ rule fig12:
         "logs/figures/fig12.log",
     benchmark:
         "benchmarks/figures/fig12.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig12",
@@ -145,8 +134,6 @@ rule fig13:
         "logs/figures/fig13.log",
     benchmark:
         "benchmarks/figures/fig13.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig13",
@@ -170,8 +157,6 @@ rule fig3:
         "logs/figures/fig3.log",
     benchmark:
         "benchmarks/figures/fig3.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig3",
@@ -194,8 +179,6 @@ rule fig7:
         "logs/figures/fig7.log",
     benchmark:
         "benchmarks/figures/fig7.tsv"
-    conda:
-        ENV
     threads: 1
     params:
         figure="fig7",

@@ -8,8 +8,6 @@ rule sidetrip:
         "logs/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.log",
     benchmark:
         "benchmarks/{exp}/sidetrips/branch{branch}/seed{seed}/{method}.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -39,8 +37,6 @@ rule sidetrip_summary:
         ),
     log:
         "logs/{exp}/sidetrips/summary.log",
-    conda:
-        ENV
     threads: 1
     params:
         splits=["train", "test"],
@@ -58,8 +54,6 @@ rule sidetrip_distances:
         "results/{exp}/sidetrips/branch{branch}/distances.parquet",
     log:
         "logs/{exp}/sidetrips/branch{branch}/distances.log",
-    conda:
-        ENV
     threads: 1
     params:
         runs=lambda w: distance_runs(w.exp),

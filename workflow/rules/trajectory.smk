@@ -6,14 +6,12 @@ rule burn_in:
         "logs/{exp}/burn_in.log",
     benchmark:
         "benchmarks/{exp}/burn_in.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
     params:
         run=lambda w: run_params(w.exp),
-        trajectory=lambda w: EXPERIMENTS[w.exp]["trajectory"],
+        trajectory=lambda w: trajectory_params(w.exp),
         checkpoint_steps=CHECKPOINT_STEPS,
         state_dir=lambda w: f"results/{w.exp}/burn_in/state",
     script:

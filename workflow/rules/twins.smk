@@ -14,8 +14,6 @@ rule twin:
         "logs/{exp}/twins/seed{seed}.log",
     benchmark:
         "benchmarks/{exp}/twins/seed{seed}.tsv"
-    conda:
-        ENV
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -35,8 +33,6 @@ rule twin_distances:
         "results/{exp}/twins/distances.parquet",
     log:
         "logs/{exp}/twins/distances.log",
-    conda:
-        ENV
     threads: 1
     params:
         seeds=lambda w: EXPERIMENTS[w.exp]["twins"]["data_seeds"],

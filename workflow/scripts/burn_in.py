@@ -4,14 +4,21 @@ from lrtraj.checkpoint import recorded_sha256
 from lrtraj.metrics import write_parquet
 from lrtraj.provenance import write_sidecar
 from lrtraj.runtime import job, preemptible
-from lrtraj.trajectory import run_burn_in
+from lrtraj.train.config import TrainingConfig
+from lrtraj.trajectory import TrajectoryConfig, run_burn_in
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when rerun
     p = ctx.params
     checkpoints = dict(zip(p["checkpoint_steps"], smk.output.checkpoints, strict=True))
+    traj = smk.config["trajectory"]  # cadence is read from the config: not a rerun trigger
     df = run_burn_in(
-        **p["run"], trajectory=p["trajectory"], checkpoints=checkpoints, state_dir=p["state_dir"]
+        TrainingConfig.from_config(p["run"]),
+        TrajectoryConfig.from_config(p["trajectory"]),
+        checkpoints=checkpoints,
+        state_dir=p["state_dir"],
+        checkpoint_every=traj["checkpoint_every"],
+        log_every=traj["log_every"],
     )
     hashes = {path: recorded_sha256(path) for path in smk.output.checkpoints}
     prov = ctx.provenance(checkpoints=hashes)

@@ -1,8 +1,8 @@
 """Rule claims: the scorecard of the paper's claims, from the Parquet metrics."""
 
-from lrtraj.claims import scorecard, write_markdown
+from lrtraj.analysis.claims import claims_table, scorecard, write_markdown
+from lrtraj.analysis.probe_claims import probe_claims
 from lrtraj.metrics import write_parquet
-from lrtraj.probes.claims import probe_claims
 from lrtraj.runtime import job, log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -25,4 +25,5 @@ with job(smk) as ctx:
     prov = ctx.provenance(inputs=smk.input)
     write_parquet(card, smk.output.parquet, prov)
     write_markdown(card, smk.output.md, prov)
-    log.info("scorecard:\n%s", card[["claim", "measured", "status"]].to_string())
+    table = claims_table(card)[["claim", "n", "effect", "low", "high", "rule", "margin", "verdict"]]
+    log.info("scorecard:\n%s", table.to_string())

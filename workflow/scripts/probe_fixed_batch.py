@@ -1,10 +1,11 @@
 """Rule probe_fixed_batch: GD side-trips on one fixed batch from several checkpoints, then the
 linear interpolations between their ends and back to their branch points (fig3)."""
 
+from lrtraj.analysis.probes import barriers
 from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.metrics import write_parquet
-from lrtraj.probes.fixed_batch import barriers, run_fixed_batch
+from lrtraj.probes.fixed_batch import run_fixed_batch
 from lrtraj.runtime import job, log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)

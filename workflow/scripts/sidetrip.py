@@ -4,6 +4,7 @@ from lrtraj.metrics import write_parquet
 from lrtraj.provenance import write_sidecar
 from lrtraj.runtime import job, preemptible
 from lrtraj.sidetrips import SideTrip, run_sidetrip
+from lrtraj.train.config import TrainingConfig
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when rerun
@@ -19,12 +20,13 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
     )
     df = run_sidetrip(
         trip,
+        TrainingConfig.from_config(p["run"]),
         branch_checkpoint=smk.input.checkpoint,
-        **p["run"],
         batch_size=s["batch_size"],
         resume_path=p["resume"],
-        checkpoint_every=s["checkpoint_every"],
-        log_every=s["log_every"],
+        # cadence is read from the config, not params: changing it reruns nothing
+        checkpoint_every=smk.config["sidetrips"]["checkpoint_every"],
+        log_every=smk.config["trajectory"]["log_every"],
         weights_path=smk.output.weights,
     )
     prov = ctx.provenance(inputs=smk.input)

@@ -1,9 +1,9 @@
 """Rule sidetrip_summary: final-step average vs schedule vs baseline, every branch and split."""
 
+from lrtraj.analysis.sidetrips import summarize
 from lrtraj.metrics import write_parquet
 from lrtraj.plots.tables import write_sidetrip_summary
 from lrtraj.runtime import job
-from lrtraj.sidetrips import summarize
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx:

@@ -4,6 +4,7 @@ from lrtraj.metrics import write_parquet
 from lrtraj.provenance import write_sidecar
 from lrtraj.runtime import job, preemptible
 from lrtraj.sidetrips import SideTrip, Snapshots, run_sidetrip
+from lrtraj.train.config import TrainingConfig
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when rerun
@@ -20,12 +21,13 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
     snapshots = Snapshots(start=t["branch_step"], every=t["snapshot_every"])
     df = run_sidetrip(
         trip,
+        TrainingConfig.from_config(p["run"]),
         branch_checkpoint=smk.input.checkpoint,
-        **p["run"],
         batch_size=t["batch_size"],
         resume_path=p["resume"],
-        checkpoint_every=t["checkpoint_every"],
-        log_every=t["log_every"],
+        # cadence is read from the config, not params: changing it reruns nothing
+        checkpoint_every=smk.config["sidetrips"]["checkpoint_every"],
+        log_every=smk.config["trajectory"]["log_every"],
         snapshots=snapshots,
     )
     snapshots.save(smk.output.snapshots)

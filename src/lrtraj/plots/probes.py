@@ -12,6 +12,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from lrtraj.analysis.probes import (
+    barriers,
+    final_train_loss,
+    load_sweeps,
+    sweep_summary,
+    train_loss_at,
+)
 from lrtraj.metrics import read_parquet
 from lrtraj.plots.style import PALETTE, apply_style, save_figure
 
@@ -25,49 +32,6 @@ BN_TEXT = {
     "train": "BatchNorm batch statistics",
     "eval": "BatchNorm running statistics (eval mode)",
 }
-
-
-# ----------------------------------------------------------------------------- shared pieces
-def final_train_loss(burn_in: str | Path | pd.DataFrame) -> tuple[int, float]:
-    """Mean loss on the training split of the trained model (the burn-in's last evaluation)."""
-    df = read_parquet(burn_in) if not isinstance(burn_in, pd.DataFrame) else burn_in
-    ev = df[(df["split"] == "train") & (df["metric"] == "loss") & (df["phase"] == "burn_in")]
-    last = ev.loc[ev["step"].idxmax()]
-    return int(last["step"]), float(last["value"])
-
-
-def train_loss_at(burn_in: pd.DataFrame, steps: Sequence[int]) -> pd.Series:
-    """Mean training-split loss of the main trajectory at ``steps`` (where it was evaluated)."""
-    ev = burn_in[(burn_in["split"] == "train") & (burn_in["metric"] == "loss")]
-    return ev.set_index("step")["value"].reindex(list(steps))
-
-
-def load_sweeps(paths: Sequence[str | Path]) -> pd.DataFrame:
-    return pd.concat([read_parquet(p) for p in paths], ignore_index=True)
-
-
-def sweep_summary(sweeps: pd.DataFrame) -> pd.DataFrame:
-    """Per checkpoint, batch size and batch: loss before the step, the best loss over lr and
-    its argmin lr, and the number of lrs whose loss is not finite."""
-    loss = sweeps[sweeps["metric"] == "loss"]
-    rows = []
-    for (ckpt, size, batch), grp in loss.groupby(["checkpoint", "batch_size", "batch"]):
-        before = float(grp.loc[grp["lr"] == 0, "value"].iloc[0])
-        steps = grp[grp["lr"] > 0].sort_values("lr")
-        finite = steps[np.isfinite(steps["value"])]
-        best = finite.loc[finite["value"].idxmin()] if len(finite) else None
-        rows.append(
-            {
-                "checkpoint": int(ckpt),
-                "batch_size": int(size),
-                "batch": batch,
-                "before": before,
-                "best": float(best["value"]) if best is not None else np.nan,
-                "best_lr": float(best["lr"]) if best is not None else np.nan,
-                "nonfinite": int((~np.isfinite(steps["value"])).sum()),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def _value_at(curve: pd.DataFrame, lr: float) -> tuple[float, float]:
@@ -320,8 +284,6 @@ def fig3(
 ) -> tuple[str, pd.DataFrame]:
     """GD side-trips on one batch from several checkpoints, and the interpolations between
     their ends and back to their branch points."""
-    from lrtraj.probes.fixed_batch import barriers
-
     apply_style()
     traj = read_parquet(trajectories_path)
     interp = read_parquet(interpolation_path)

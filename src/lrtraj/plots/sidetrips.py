@@ -11,13 +11,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
 from lrtraj.plots.style import (
     FAMILY_COLORS,
     FAMILY_LABELS,
     apply_style,
     save_figure,
 )
-from lrtraj.sidetrips import final_comparison, load_sidetrips
 
 METRIC_LABELS = {"accuracy": "accuracy (%)", "loss": "cross-entropy loss (nats)"}
 SPLIT_LABELS = {"train": "train set", "test": "test set", "test_clean": "clean test set"}

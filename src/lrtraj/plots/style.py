@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from lrtraj import atomic  # noqa: E402
+from lrtraj.averaging import FAMILIES  # noqa: E402
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = [
@@ -31,19 +32,16 @@ PALETTE = [
     "#000000",  # black
 ]
 
-# One colour per averaging family, used by every figure, so "EMA" is the same colour everywhere.
+# One colour per averaging family (from its registry entry) and per reference run, used by every
+# figure, so "EMA" is the same colour everywhere.
 FAMILY_COLORS = {
     "baseline": "#000000",
-    "ema": "#0072B2",
-    "two_point": "#D55E00",
-    "swa": "#009E73",
+    **{name: family.color for name, family in FAMILIES.items()},
     "linear_decay": "#CC79A7",
 }
 FAMILY_LABELS = {
     "baseline": "constant lr (baseline)",
-    "ema": "EMA",
-    "two_point": "two-point",
-    "swa": "SWA",
+    **{name: family.label for name, family in FAMILIES.items()},
     "linear_decay": "linear decay",
 }
 KIND_DASHES = {"baseline": (1, 0), "average": (1, 0), "schedule": (4, 2), "reference": (1, 2)}

@@ -27,6 +27,7 @@ from lrtraj.data import Batch, Dataset
 from lrtraj.probes import ALIGNMENT_COLUMNS
 from lrtraj.probes.core import cosine, fetch_batch, flat, gradient, load_network
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train.config import OptimizerConfig
 
 log = logging.getLogger("lrtraj.probes.alignment")
 
@@ -98,7 +99,7 @@ def run_alignment(
     checkpoint_path: str | Path,
     dataset: Dataset,
     model: Mapping[str, Any],
-    optimizer: Mapping[str, Any],
+    optimizer: OptimizerConfig,
     device: torch.device,
     branch_step: int,
     steps: int,

@@ -28,6 +28,7 @@ from lrtraj.probes import FIXED_BATCH_COLUMNS, INTERPOLATION_COLUMNS, PROBE_BATC
 from lrtraj.probes.core import batch_loss, bn_mode, fetch_batch, load_network, parameters
 from lrtraj.probes.sweep import line_losses
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train.config import OptimizerConfig
 
 log = logging.getLogger("lrtraj.probes.fixed_batch")
 
@@ -85,7 +86,7 @@ def gd_sidetrip(
                         }
                     )
 
-    optimizer = make_optimizer(model, {"momentum": 0.0, "weight_decay": 0.0}, lr)
+    optimizer = make_optimizer(model, OptimizerConfig(0.0, False, 0.0), lr)  # plain GD
     result = sgd_loop(
         model,
         optimizer,
@@ -154,34 +155,6 @@ def interpolate(
                         }
                     )
     return pd.DataFrame(rows, columns=list(INTERPOLATION_COLUMNS))
-
-
-def barriers(interp: pd.DataFrame) -> pd.DataFrame:
-    """Per path and batch: the loss barrier ``max along the path - max(loss at the two ends)``,
-    and that barrier relative to the largest loss at any path end on the same batch (the loss
-    scale of the figure; relative to the path's own ends a barrier between two near-zero losses
-    would read as huge). NaN where the path holds a non-finite loss."""
-    loss = interp[interp["metric"] == "loss"]
-    ends_all = loss[loss["alpha"].isin([loss["alpha"].min(), loss["alpha"].max()])]
-    scale = ends_all.groupby("batch")["value"].max()
-    rows = []
-    for (path, kind, batch), grp in loss.groupby(["path", "kind", "batch"], sort=False):
-        v = grp.sort_values("alpha")["value"].to_numpy()
-        ends = max(v[0], v[-1])
-        top = np.max(v) if np.all(np.isfinite(v)) else np.nan
-        rows.append(
-            {
-                "path": path,
-                "kind": kind,
-                "batch": batch,
-                "loss_start": v[0],
-                "loss_end": v[-1],
-                "loss_max": top,
-                "barrier": top - ends,
-                "relative_barrier": (top - ends) / scale[batch],
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def fixed_batch_paths(branch_steps: Sequence[int]) -> list[Segment]:

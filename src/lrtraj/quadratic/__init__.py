@@ -11,7 +11,8 @@ standard errors rather than by eye.
   the last step.
 * ``theory``: stationary covariance (Lyapunov and diagonal closed form), averaged-iterate
   variance for any kernel, exact effective lr, exact moment recursions under any schedule.
-* ``experiments``: one function per figure/target, returning a tidy table.
+* ``experiments``: the registry ``EXPERIMENTS``, one module per experiment (fig4, fig9/fig11,
+  Lemma 1, Appendix A), each returning a tidy table.
 
 Tidy schema (``QUADRATIC_COLUMNS``, long format, one number per row; written with
 ``lrtraj.metrics.write_parquet`` to ``results/quadratic/<experiment>.parquet``)::

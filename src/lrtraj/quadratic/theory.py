@@ -1,4 +1,5 @@
-"""Exact theory of SGD on the quadratic model (NOTES §1): what the Monte Carlo is checked against.
+"""Exact theory of SGD on the quadratic model (docs/theory.md §1): what the Monte Carlo is
+checked against.
 
 Model (per eigen-direction ``k`` of a diagonal ``A``, or in matrix form)::
 
@@ -46,7 +47,8 @@ from lrtraj.quadratic.simulate import lr_matrix
 def stationary_variance(
     a: np.ndarray | float, s: np.ndarray | float, lr: float, curvature_var: float = 0.0
 ) -> np.ndarray:
-    """Closed form per direction: ``C = lr s / (a (2 - lr a (1 + v)))`` (NOTES §1, Lemma 1)."""
+    """Closed form per direction: ``C = lr s / (a (2 - lr a (1 + v)))``
+    (docs/theory.md §1.2, Lemma 1)."""
     a = np.asarray(a, dtype=np.float64)
     s = np.asarray(s, dtype=np.float64)
     denom = a * (2.0 - lr * a * (1.0 + curvature_var))

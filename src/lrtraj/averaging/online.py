@@ -1,4 +1,4 @@
-"""Weight averages along a trajectory: EMA, two-point and SWA (n checkpoints c apart).
+"""Online weight averagers (torch): the building blocks the averaging families use.
 
 All averagers follow one protocol: ``observe(step, tensors)`` after every SGD step (``step`` is
 counted from the start of the averaging window, the branch point being step 0 and already
@@ -6,8 +6,8 @@ observed at construction), and ``average(step)`` for the averaged tensors at an 
 Updates use ``torch._foreach_*`` kernels: one fused call per step instead of a Python loop over
 parameters (about 15x cheaper than ``swa_utils.AveragedModel.update_parameters`` on ResNet-8).
 
-Their kernels match ``schedules.ema_kernel``, ``two_point_kernel`` and ``swa_kernel`` exactly, so
-an averager and its tail-sum schedule can be compared one to one (Lemma 2).
+Each family's averager computes exactly its kernel's weighted sum (``lrtraj.averaging``), so an
+averager and its tail-sum schedule can be compared one to one (Lemma 2, docs/theory.md §2).
 """
 
 from __future__ import annotations
@@ -127,22 +127,3 @@ class SnapshotAverage:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.snapshots = {int(k): v for k, v in state["snapshots"].items()}
-
-
-def two_point(k: int, every: int, tensors: Tensors) -> SnapshotAverage:
-    return SnapshotAverage("two_point", (0, k), every, tensors)
-
-
-def swa(n: int, c: int, every: int, tensors: Tensors) -> SnapshotAverage:
-    return SnapshotAverage("swa", [j * c for j in range(n)], every, tensors)
-
-
-def make_averager(family: str, params: dict[str, Any], every: int, tensors: Tensors) -> Averager:
-    """Registry of averaging methods by the name used in config, columns and figures."""
-    if family == "ema":
-        return EMA(float(params["beta"]), tensors)
-    if family == "two_point":
-        return two_point(int(params["k"]), every, tensors)
-    if family == "swa":
-        return swa(int(params["n"]), int(params["c"]), every, tensors)
-    raise ValueError(f"unknown averaging family {family!r} (known: ema, two_point, swa)")
