@@ -50,14 +50,20 @@ def test_code_in_a_checkpoint_is_refused(tmp_path):
         checkpoint.load(path)
 
 
-# One burn-in of the tiny config in a fresh interpreter (torch seeds its global generator from
-# the OS at import); KILL_AT makes it kill -9 itself right after writing that step's resume file.
+# One burn-in of the tiny config in a fresh interpreter per run (what differs between processes
+# is what must not reach the bytes); KILL_AT makes it kill -9 itself right after writing that
+# step's resume file, so the next run resumes from it.
 _BURN_IN = """
-import os, signal, sys
+import logging, os, signal, sys
+import torch
 from lrtraj import checkpoint, config
-from lrtraj.trajectory import run_burn_in
+from lrtraj.train.config import TrainingConfig
+from lrtraj.trajectory import TrajectoryConfig, run_burn_in
 
 out, kill_at = sys.argv[1], int(sys.argv[2])
+logging.basicConfig(level=logging.INFO)
+torch.set_num_threads(1)
+torch.rand(int(sys.argv[4]))  # a process-specific use of torch's global generator
 cfg = config.load(sys.argv[3])
 save = checkpoint.save
 
@@ -70,12 +76,13 @@ def save_then_maybe_die(state, path):
 
 
 checkpoint.save = save_then_maybe_die
-trajectory = {**cfg["trajectory"], "steps": 30, "eval_every": 10, "checkpoint_every": 10}
 run_burn_in(
-    **config.training_sections(cfg),
-    trajectory=trajectory,
+    TrainingConfig.from_config(config.training_sections(cfg)),
+    TrajectoryConfig.from_config({**cfg["trajectory"], "steps": 30, "eval_every": 10}),
     checkpoints={20: f"{out}/step20.pt", 30: f"{out}/step30.pt"},
     state_dir=f"{out}/state",
+    checkpoint_every=10,
+    log_every=10,
 )
 """
 
@@ -87,31 +94,33 @@ def _burn_in(out, kill_at=-1):
 
     repo = pathlib.Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
-    args = [
-        sys.executable,
-        "-c",
-        _BURN_IN,
-        str(out),
-        str(kill_at),
-        str(repo / "tests/configs/tiny.yaml"),
-    ]
+    args = [sys.executable, "-c", _BURN_IN, str(out), str(kill_at)]
+    args += [str(repo / "tests/configs/tiny.yaml"), str(len(str(out)))]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_identical_and_resumed_runs_write_identical_checkpoint_bytes(tmp_path):
     from lrtraj.provenance import sha256_file
 
-    runs = {name: tmp_path / name for name in ("first", "second", "resumed")}
-    for name in ("first", "second"):
-        assert _burn_in(runs[name]).returncode == 0
+    # different directory names too: the saved state must not depend on where it is written
+    runs = {name: tmp_path / name for name in ("first", "second-run", "resumed")}
+    for name in ("first", "second-run"):
+        done = _burn_in(runs[name])
+        assert done.returncode == 0, done.stderr
     killed = _burn_in(runs["resumed"], kill_at=10)
     assert killed.returncode == -9 and (runs["resumed"] / "state/resume.pt").is_file()
+    assert not (runs["resumed"] / "step20.pt").exists()
     resumed = _burn_in(runs["resumed"])
     assert resumed.returncode == 0 and "resumed from" in resumed.stderr
     for step in (20, 30):
         digests = {name: sha256_file(run / f"step{step}.pt") for name, run in runs.items()}
         assert len(set(digests.values())) == 1, digests
-        assert all(
-            checkpoint.recorded_sha256(run / f"step{step}.pt") == digests["first"]
-            for run in runs.values()
-        )
+        assert {checkpoint.recorded_sha256(run / f"step{step}.pt") for run in runs.values()} == {
+            digests["first"]
+        }
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_file_name(tmp_path):
+    a, b = tmp_path / "a.pt", tmp_path / "other" / "b-longer-name.pt"
+    assert checkpoint.save(state(), a) == checkpoint.save(state(), b)
+    assert a.read_bytes() == b.read_bytes()

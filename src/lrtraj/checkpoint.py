@@ -37,20 +37,6 @@ def save(state: dict[str, Any], path: str | Path) -> str:
     return digest
 
 
-# The seed of torch's global CPU generator in every job. The project draws all its random numbers
-# from explicit generators (data.step_generator, the models' init seed), so no metric depends on
-# it; but torch seeds it from the OS at import, and training checkpoints save its state for the
-# resume, so identical runs would write different checkpoint bytes.
-GLOBAL_RNG_SEED = 0
-
-
-def seed_global_rng() -> torch.Tensor:
-    """Seed torch's global generator with ``GLOBAL_RNG_SEED``; return its state, which a
-    checkpoint then records identically in every identical run."""
-    torch.manual_seed(GLOBAL_RNG_SEED)
-    return torch.get_rng_state()
-
-
 def recorded_sha256(path: str | Path) -> str | None:
     side = Path(path).with_name(Path(path).name + ".sha256")
     return side.read_text().split()[0] if side.is_file() else None

@@ -79,9 +79,6 @@ def job(smk: Any) -> Iterator[JobContext]:
     threads = int(getattr(smk, "threads", 1) or 1)
     if "torch" in sys.modules:  # scripts import torch-using modules before entering the job
         sys.modules["torch"].set_num_threads(threads)
-        from lrtraj.checkpoint import seed_global_rng
-
-        seed_global_rng()  # checkpoints record its state: identical runs, identical bytes
     ctx = JobContext(rule=getattr(smk, "rule", None), params=params_dict(smk))
     log.info("rule %s started (threads=%d)", ctx.rule, threads)
     try:

@@ -219,12 +219,10 @@ class Evaluation(Hook):
 
 
 def training_state(model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> dict:
-    return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "rng": torch.get_rng_state(),
-    }
+    # no RNG state: batches, augmentation and init draw from explicit generators seeded by
+    # (seed, step), never from torch's global one, whose state would only make identical runs
+    # write different checkpoint bytes
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
 
 
 class KeepCheckpoints(Hook):
@@ -246,7 +244,7 @@ class KeepCheckpoints(Hook):
 
 
 class Resume(Hook):
-    """The resume checkpoint: weights, optimizer, RNG, rows and every stateful hook's state,
+    """The resume checkpoint: weights, optimizer, rows and every stateful hook's state,
     under a fingerprint of what the run computes (a file of another configuration is stale).
     Saved every ``checkpoint_every`` steps and when preemption is requested (then the run
     stops with ``preemption.Preempted``, to be resumed by running it again)."""
@@ -270,7 +268,6 @@ class Resume(Hook):
             return False
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
         run.step, run.rows = int(state["step"]), list(state["rows"])
         for key, hook in self.hooks.items():
             hook.load_state_dict(state.get(key, []))
