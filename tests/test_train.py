@@ -274,3 +274,48 @@ def test_twin_snapshots_survive_a_resume(tmp_path, monkeypatch):
     assert resumed.steps == clean.steps == [20, 30, 40, 50]
     for name, values in clean.params.items():
         assert all(torch.equal(a, b) for a, b in zip(values, resumed.params[name], strict=True))
+
+
+def test_a_diverged_burn_in_keeps_its_metrics_and_says_where(tmp_path):
+    from lrtraj.metrics import read_parquet
+
+    with pytest.raises(RuntimeError) as err:
+        burn_in(tmp_path, steps=40, lr=1e4, every=10)
+    message = str(err.value)
+    kept = tmp_path / "state" / "diverged_metrics.parquet"
+    assert "burn-in diverged" in message and "trajectory.lr=10000.0" in message
+    assert str(kept) in message
+    df = read_parquet(kept)
+    losses = df[df.split == "train_batch"].sort_values("step")["value"].to_numpy()
+    assert not np.isfinite(losses[-1]) and np.isfinite(losses[0])
+    assert not (tmp_path / "final.pt").exists()
+
+
+def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
+    from lrtraj.analysis.sidetrips import summarize
+    from lrtraj.divergence import diverged_runs
+    from lrtraj.metrics import write_parquet
+    from lrtraj.plots.tables import write_sidetrip_summary
+
+    burn_in(tmp_path, steps=20, every=10)
+    paths = []
+    for method, lr in (("constant", 1e4), ("ema_schedule", 0.1)):
+        trip = SideTrip(
+            branch_step=20,
+            data_seed=3,
+            method=method,
+            steps=20,
+            lr=lr,
+            eval_every=10,
+            averaging={"ema": {"beta": 0.9}},
+        )
+        branch = tmp_path / "final.pt"
+        df = run_sidetrip(trip, branch_checkpoint=branch, training=RUN, batch_size=16)
+        paths.append(tmp_path / f"{method}.parquet")
+        write_parquet(df, paths[-1], {})
+    [run] = diverged_runs([*paths, tmp_path / "not_built.parquet"])
+    assert (run.method, run.branch_step, run.data_seed) == ("constant", 20, 3)
+    assert 20 < run.step <= 40 and "sidetrips.lr" in run.line()
+    md = tmp_path / "summary.md"
+    write_sidetrip_summary(summarize(paths, ["test"]), md, diverged=[run.line()])
+    assert "1 side-trip run(s) diverged" in md.read_text() and run.line() in md.read_text()

@@ -166,3 +166,30 @@ def trajectory_params(exp=EXP):
     do not change what it computes, so the job reads them from the config (no rerun)."""
     traj = EXPERIMENTS[exp]["trajectory"]
     return {k: v for k, v in traj.items() if k not in ("log_every", "checkpoint_every")}
+
+
+def report_divergence(burn_in=False):
+    """One line per diverged run in the Snakemake log at the end of a run: a diverged
+    side-trip's job succeeds (its rows are data), so its warning would sit in one job log.
+    """
+    from lrtraj.divergence import burn_in_failures, diverged_runs
+
+    trips = [
+        path
+        for exp, cfg in EXPERIMENTS.items()
+        for branch in cfg["sidetrips"]["branch_steps"]
+        for path in sidetrips_of(branch, exp)
+    ]
+    lines = [run.line() for run in diverged_runs(trips)]
+    if burn_in:  # the burn-in fails on divergence: its message is in its rule log
+        lines += burn_in_failures(f"logs/{exp}/burn_in.log" for exp in EXPERIMENTS)
+    for line in lines:
+        logger.warning(line)
+
+
+onsuccess:
+    report_divergence()
+
+
+onerror:
+    report_divergence(burn_in=True)

@@ -167,9 +167,9 @@ class LossWindow(Hook):
         self.window, self.window_start = [], run.step
         if bad:
             run.diverged_at = bad[0]
+            # the caller says where the rows up to here go
             log.warning(
-                "%s: loss is not finite at step %d (lr=%g): run diverged, stopping; "
-                "its metrics up to that step are kept",
+                "%s: loss is not finite at step %d (lr=%g): run diverged, stopping",
                 run.info.method,
                 run.diverged_at,
                 run.lr,
