@@ -1,4 +1,5 @@
-"""Checkpoints round-trip through weights_only loading; damage is reported by file name."""
+"""Checkpoints round-trip through weights_only loading, byte for byte across runs; damage to
+a checkpoint or metrics file is reported by file name; a killed job leaves no litter."""
 
 import pathlib
 
@@ -46,8 +47,10 @@ def test_missing_checkpoint(tmp_path):
 def test_code_in_a_checkpoint_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"model": {}, "payload": pathlib.Path("x")}, path)  # an arbitrary class instance
-    with pytest.raises(checkpoint.CheckpointError, match="corrupt or unreadable"):
+    with pytest.raises(checkpoint.CheckpointError, match="corrupt or unreadable") as err:
         checkpoint.load(path)
+    # torch's own advice (weights_only=False) would run the file's pickled code
+    assert "weights_only" not in str(err.value) and "rerun" in str(err.value)
 
 
 # One burn-in of the tiny config in a fresh interpreter per run (what differs between processes
@@ -124,3 +127,59 @@ def test_checkpoint_bytes_do_not_depend_on_the_file_name(tmp_path):
     a, b = tmp_path / "a.pt", tmp_path / "other" / "b-longer-name.pt"
     assert checkpoint.save(state(), a) == checkpoint.save(state(), b)
     assert a.read_bytes() == b.read_bytes()
+
+
+# A job killed (SIGTERM) while writing a checkpoint: the temp file goes, the rule log says why,
+# and the sidecars of its outputs (which Snakemake deletes) go with them.
+_TERMINATED_JOB = """
+import pathlib, sys, time, types
+from lrtraj import atomic
+from lrtraj.runtime import job
+
+out = pathlib.Path(sys.argv[1])
+smk = types.SimpleNamespace(
+    log=[str(out / "rule.log")], output=[str(out / "step10.pt")], params={}, rule="burn_in"
+)
+with job(smk):
+    with atomic.target(out / "step10.pt") as tmp:
+        (out / "ready").touch()
+        time.sleep(60)
+"""
+
+
+def test_a_terminated_job_leaves_no_temp_file_or_stray_sidecar_and_says_why(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    for suffix in (".prov.json", ".sha256"):  # left from an earlier build of the output
+        (tmp_path / f"step10.pt{suffix}").write_text("{}")
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    proc = subprocess.Popen([sys.executable, "-c", _TERMINATED_JOB, str(tmp_path)], env=env)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the job never started writing"
+        time.sleep(0.05)
+    assert [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # mid-write
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ready", "rule.log"]
+    assert "rule burn_in stopped by SIGTERM" in (tmp_path / "rule.log").read_text()
+
+
+def test_a_corrupt_metrics_file_is_named_with_how_to_rebuild_it(tmp_path):
+    import pandas as pd
+
+    from lrtraj import metrics
+
+    path = tmp_path / "metrics.parquet"
+    metrics.write_parquet(pd.DataFrame({"value": [1.0, 2.0]}), path, {})
+    path.write_bytes(path.read_bytes()[:-20])  # truncated: the footer is gone
+    with pytest.raises(metrics.UnreadableError, match="metrics.parquet is corrupt") as err:
+        metrics.read_parquet(path)
+    assert "run snakemake again" in str(err.value)
+    with pytest.raises(FileNotFoundError):  # a missing file stays what it is
+        metrics.read_parquet(tmp_path / "none.parquet")

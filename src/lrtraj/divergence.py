@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lrtraj.metrics import read_parquet
+
 # the burn-in job fails on divergence; this opens its message (lrtraj.trajectory)
 BURN_IN_MARK = "burn-in diverged"
 
@@ -51,7 +53,7 @@ def diverged_runs(paths: Iterable[str | Path]) -> list[Diverged]:
     for path in paths:
         if not Path(path).is_file():
             continue
-        df = pd.read_parquet(path, columns=columns, filters=[("split", "==", "train_batch")])
+        df = read_parquet(path, columns=columns, filters=[("split", "==", "train_batch")])
         step = diverged_at(df)
         if step is not None:
             first = df.iloc[0]
