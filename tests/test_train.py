@@ -1,5 +1,6 @@
 """The SGD loop: bit-exact resume after SIGKILL, divergence recorded as data, side-trips replay."""
 
+import json
 import os
 import signal
 import subprocess
@@ -277,6 +278,7 @@ def test_twin_snapshots_survive_a_resume(tmp_path, monkeypatch):
 
 
 def test_a_diverged_burn_in_keeps_its_metrics_and_says_where(tmp_path):
+    from lrtraj.divergence import burn_in_failures
     from lrtraj.metrics import read_parquet
 
     with pytest.raises(RuntimeError) as err:
@@ -289,12 +291,16 @@ def test_a_diverged_burn_in_keeps_its_metrics_and_says_where(tmp_path):
     losses = df[df.split == "train_batch"].sort_values("step")["value"].to_numpy()
     assert not np.isfinite(losses[-1]) and np.isfinite(losses[0])
     assert not (tmp_path / "final.pt").exists()
+    log = tmp_path / "burn_in.log"  # the rule log ends with the traceback's last line
+    log.write_text(f"started\nTraceback ...\nRuntimeError: {message}\n")
+    assert burn_in_failures([log, tmp_path / "none.log"]) == [f"{message} (log: {log})"]
 
 
 def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
     from lrtraj.analysis.sidetrips import summarize
     from lrtraj.divergence import diverged_runs
     from lrtraj.metrics import write_parquet
+    from lrtraj.plots.sidetrips import fig5
     from lrtraj.plots.tables import write_sidetrip_summary
 
     burn_in(tmp_path, steps=20, every=10)
@@ -319,3 +325,7 @@ def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
     md = tmp_path / "summary.md"
     write_sidetrip_summary(summarize(paths, ["test"]), md, diverged=[run.line()])
     assert "1 side-trip run(s) diverged" in md.read_text() and run.line() in md.read_text()
+    fig5(paths, tmp_path / "fig5.pdf", split="test", families=["ema"], provenance={})
+    caption = json.loads((tmp_path / "fig5.json").read_text())["caption"]
+    assert "1 run(s) diverged (training loss not finite" in caption
+    assert f"constant (seed 3) at step {run.step}" in caption and "nan" not in caption

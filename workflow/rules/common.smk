@@ -1,6 +1,7 @@
 # Config validation and the helpers every rule file uses. Rules take config through `params`
 # (only the keys they read), so a config change reruns exactly the jobs that read it.
 import re
+import time
 
 import lrtraj.config as lrconfig
 from lrtraj.schedules import family_of, kind_of, schedule_method, sidetrip_methods
@@ -18,6 +19,7 @@ for _problem in lrconfig.check_device(EXPERIMENTS, _local):
     logger.warning(f"warning: {_problem}")
 
 EXP = config["experiment"]
+STARTED = time.time()  # end-of-run reports name what this run wrote
 RESULTS = f"results/{EXP}"
 FIGURES = "results/figures"
 BRANCH_STEPS = config["sidetrips"]["branch_steps"]
@@ -168,9 +170,11 @@ def trajectory_params(exp=EXP):
     return {k: v for k, v in traj.items() if k not in ("log_every", "checkpoint_every")}
 
 
-def report_divergence(burn_in=False):
+def report_divergence(failed=False):
     """One line per diverged run in the Snakemake log at the end of a run: a diverged
     side-trip's job succeeds (its rows are data), so its warning would sit in one job log.
+    After a success, every diverged side-trip on disk (what the figures show); after a
+    failure, those this run wrote, and a diverged burn-in's message.
     """
     from lrtraj.divergence import burn_in_failures, diverged_runs
 
@@ -180,9 +184,14 @@ def report_divergence(burn_in=False):
         for branch in cfg["sidetrips"]["branch_steps"]
         for path in sidetrips_of(branch, exp)
     ]
-    lines = [run.line() for run in diverged_runs(trips)]
-    if burn_in:  # the burn-in fails on divergence: its message is in its rule log
-        lines += burn_in_failures(f"logs/{exp}/burn_in.log" for exp in EXPERIMENTS)
+    lines = [
+        run.line() for run in diverged_runs(trips, since=STARTED if failed else None)
+    ]
+    if failed:  # the burn-in fails on divergence: its message is in its rule log
+        logs = [f"logs/{exp}/burn_in.log" for exp in EXPERIMENTS]
+        lines += burn_in_failures(logs, since=STARTED)
+    if lines:
+        logger.warning(f"{len(lines)} training run(s) diverged:")
     for line in lines:
         logger.warning(line)
 
@@ -192,4 +201,4 @@ onsuccess:
 
 
 onerror:
-    report_divergence(burn_in=True)
+    report_divergence(failed=True)
