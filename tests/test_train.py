@@ -329,3 +329,35 @@ def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
     caption = json.loads((tmp_path / "fig5.json").read_text())["caption"]
     assert "1 run(s) diverged (training loss not finite" in caption
     assert f"constant (seed 3) at step {run.step}" in caption and "nan" not in caption
+
+
+def test_a_stopped_run_logs_its_step_and_where_it_resumes_from(tmp_path, monkeypatch, caplog):
+    from lrtraj import sidetrips
+
+    burn_in(tmp_path, steps=20, every=20)
+    trip = SideTrip(branch_step=20, data_seed=1, method="constant", steps=30, lr=0.1, eval_every=10)
+    loop = sidetrips.sgd_loop
+
+    def interrupted_at_27(*args, **kwargs):
+        def ctrl_c(step, _model):
+            if step == 27:
+                raise KeyboardInterrupt
+
+        return loop(*args, **{**kwargs, "callbacks": [ctrl_c]})
+
+    monkeypatch.setattr(sidetrips, "sgd_loop", interrupted_at_27)
+    resume = tmp_path / "trip.resume.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run_sidetrip(
+            trip,
+            branch_checkpoint=tmp_path / "final.pt",
+            training=RUN,
+            batch_size=16,
+            resume_path=resume,
+            checkpoint_every=5,
+        )
+    assert checkpoint.load(resume)["step"] == 25
+    stop = [r.getMessage() for r in caplog.records if "stopped at step" in r.getMessage()]
+    assert stop == [
+        f"constant: stopped at step 27 by KeyboardInterrupt; resume state of step 25 is in {resume}"
+    ]

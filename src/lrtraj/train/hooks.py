@@ -251,6 +251,22 @@ class Resume(Hook):
 
     def __init__(self, path: Path, fingerprint: str | None, hooks: Mapping[str, Hook]) -> None:
         self.path, self.fingerprint, self.hooks = path, fingerprint, dict(hooks)
+        self.saved_step: int | None = None  # of the resume file on disk, for a stop message
+
+    def stopped(self, run: Run, why: BaseException) -> None:
+        """Say, when the run is stopped (a signal, an error), where it resumes from."""
+        saved = (
+            f"resume state of step {self.saved_step} is in {self.path}"
+            if self.saved_step is not None
+            else "no resume state was saved yet: run again, it starts from the beginning"
+        )
+        log.warning(
+            "%s: stopped at step %d by %s; %s",
+            run.info.method,
+            run.step,
+            type(why).__name__,
+            saved,
+        )
 
     def load(self, run: Run) -> bool:
         """Restore ``run`` and the hooks from the resume file, if one of this run exists."""
@@ -269,6 +285,7 @@ class Resume(Hook):
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
         run.step, run.rows = int(state["step"]), list(state["rows"])
+        self.saved_step = run.step
         for key, hook in self.hooks.items():
             hook.load_state_dict(state.get(key, []))
         log.info("%s: resumed from %s at step %d", run.info.method, self.path, run.step)
@@ -281,6 +298,7 @@ class Resume(Hook):
             state.update({key: hook.state_dict() for key, hook in self.hooks.items()})
             state["fingerprint"] = self.fingerprint
             checkpoint.save(state, self.path)
+            self.saved_step = run.step
         if due.preempt:
             log.warning(
                 "%s: preemption requested; resume state saved at step %d",
