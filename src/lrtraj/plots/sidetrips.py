@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
-from lrtraj.divergence import diverged_in
+from lrtraj.divergence import Diverged, diverged_in
 from lrtraj.plots.style import (
     FAMILY_COLORS,
     FAMILY_LABELS,
@@ -47,6 +47,16 @@ def _summary_text(cmp: pd.DataFrame, metric: str) -> str:
             f"schedule {text(r['schedule'])}, baseline {text(r['baseline'])}"
         )
     return "; ".join(parts)
+
+
+def _diverged_note(diverged: Sequence[Diverged]) -> str:
+    """News, not a NaN to decode: the runs whose curves end early, and where."""
+    if not diverged:
+        return ""
+    return (
+        f" {len(diverged)} run(s) diverged (training loss not finite; curves end at the last "
+        f"evaluation before it): {', '.join(d.short() for d in diverged)}."
+    )
 
 
 def _spread(values: pd.Series) -> tuple[float, float]:
@@ -136,12 +146,7 @@ def fig5(
         f"Final {SPLIT_LABELS.get(split, split)} accuracy — {_summary_text(cmp, 'accuracy')}. "
         f"Final loss — {_summary_text(cmp, 'loss')}."
     )
-    if diverged:  # news, not a NaN to decode
-        caption += (
-            f" {len(diverged)} run(s) diverged (training loss not finite; curves end at the "
-            f"last evaluation before it): {', '.join(d.short() for d in diverged)}."
-        )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + _diverged_note(diverged), provenance)
     return cmp
 
 
@@ -171,7 +176,7 @@ def fig1(
         f"{df['data_seed'].nunique()} data seeds (mean, min–max band). At the last step: "
         f"{_summary_text(cmp, 'accuracy')}."
     )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + _diverged_note(diverged_in(df)), provenance)
     return cmp
 
 
