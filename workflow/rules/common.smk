@@ -13,8 +13,10 @@ lrconfig.check(config)
 # Named experiments: this config's own and one per `variants` entry (an overlay on it), each
 # with its own results/<experiment>/ tree; rules take the experiment as the {exp} wildcard.
 EXPERIMENTS = lrconfig.experiments(config, base_dir=workflow.basedir)
-# Parsed before the executor is known; Snakemake keeps --jobs (nodes) only for a cluster one
-_local = workflow.resource_settings.nodes is None
+# Parsed before the executor is known; Snakemake keeps --jobs (nodes) only for a cluster one,
+# and a dry run runs no job (plans for a GPU cluster are made on login nodes)
+_dryrun = workflow.output_settings is not None and workflow.output_settings.dryrun
+_local = workflow.resource_settings.nodes is None and not _dryrun
 for _problem in lrconfig.check_device(EXPERIMENTS, _local):
     logger.warning(f"warning: {_problem}")
 
