@@ -125,3 +125,100 @@ def test_convolutions_narrower_than_the_minimum_width_are_refused():
         checked(model={"widths": [4, 8, 8]})
     with pytest.raises(ValueError, match="at least 8"):
         build_model("resnet8", 1, 10, (4, 8, 8))
+
+
+# Bad inputs that once passed validation (or failed only inside a job, naming the wrong key)
+@pytest.mark.parametrize(
+    "overlay,message",
+    [
+        ({"trajectory": {"lr": float("nan")}}, "trajectory.lr: nan is not a finite number"),
+        ({"optimizer": {"momentum": float("nan")}}, "optimizer.momentum: nan is not a finite"),
+        ({"optimizer": {"weight_decay": float("inf")}}, "optimizer.weight_decay: inf is not"),
+        ({"data": {"noise_sigma": float("-inf")}}, "data.noise_sigma: -inf is not a finite"),
+        (
+            {"sidetrips": {"averaging": {"ema": {"beta": float("nan")}}}},
+            "sidetrips.averaging.ema.beta: nan is not a finite",
+        ),
+        ({"sidetrips": {"lr": "nan"}}, "sidetrips.lr: nan is not a finite"),  # --config text
+        ({"experiment": ".."}, "experiment: '..' does not match"),
+        ({"experiment": "."}, "experiment: '.' does not match"),
+        ({"experiment": "a/b"}, "experiment: 'a/b' does not match"),
+        ({"experiment": ".hidden"}, "experiment: '.hidden' does not match"),
+        ({"variants": {"..": {}}}, r"variants: '\.\.' does not match"),
+        ({"resources": {"mem_mb": -5}}, "resources.mem_mb: -5 is less than the minimum of 1"),
+        ({"resources": {"gpus": -1}}, "resources.gpus: -1 is less than the minimum of 0"),
+        ({"resources": {"runtime": 0}}, "resources.runtime"),
+        ({"resources": {"gpu_count": 1}}, r"resources: .*'gpu_count' was unexpected"),
+        ({"trajectory": {"steps": 10**12}}, "trajectory.steps: 1000000000000 is greater than"),
+        ({"sidetrips": {"steps": 10**12}}, "sidetrips.steps: 1000000000000 is greater than"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(overlay, message):
+    with pytest.raises(lrconfig.ConfigError, match=message):
+        checked(**overlay)
+
+
+def test_resource_names_of_the_submitit_plugin_and_the_shipped_configs_are_accepted():
+    checked(
+        resources={
+            "gpus": 1,
+            "gpu_model": "a100",
+            "mem_mb": 32000,
+            "mem_mb_per_cpu": 4000,
+            "runtime": "2h",
+            "slurm_partition": "gpu",
+            "slurm_account": "lab",
+            "slurm_extra": "--qos=high",
+            "cpus_per_task": 4,
+            "disk_mb": 1000,
+        }
+    )
+    checked(resources={"runtime": 720, "mem": "32GB"})
+
+
+def test_text_from_the_command_line_becomes_the_number_the_schema_asks_for():
+    cfg = checked(sidetrips={"lr": "0.05", "averaging": {"ema": {"beta": "0.95"}}})
+    assert cfg["sidetrips"]["lr"] == 0.05
+    assert cfg["sidetrips"]["averaging"]["ema"]["beta"] == 0.95
+    assert checked(experiment="123")["experiment"] == "123"  # a string stays a string
+
+
+def test_a_variant_named_like_the_experiment_is_refused():
+    cfg = checked(variants={"digits": {"data": {"noise_sigma": 2.0}}})
+    with pytest.raises(lrconfig.ConfigError, match="variants.digits: .*share the name"):
+        lrconfig.experiments(cfg)
+
+
+def test_a_non_finite_value_in_a_variant_names_the_variant_and_key(tmp_path):
+    with pytest.raises(lrconfig.ConfigError, match="variants.v.optimizer.momentum: nan is not"):
+        checked(variants={"v": {"optimizer": {"momentum": float("nan")}}})
+    (tmp_path / "v.yaml").write_text("optimizer: {momentum: .nan}\n")  # a variant's own file
+    cfg = checked(variants={"v": "v.yaml"})
+    with pytest.raises(lrconfig.ConfigError, match="(?s)variants.v: .*optimizer.momentum: nan"):
+        lrconfig.experiments(cfg, base_dir=tmp_path)
+
+
+def test_duplicate_yaml_keys_are_refused_naming_key_and_file(tmp_path):
+    path = tmp_path / "overlay.yaml"
+    path.write_text("trajectory:\n  lr: 0.1\n  steps: 10\n  lr: 0.2\n")
+    with pytest.raises(lrconfig.ConfigError, match=r"overlay.yaml: duplicate key 'lr' on line 4"):
+        lrconfig.read_yaml(path)
+    with pytest.raises(lrconfig.ConfigError, match="duplicate key 'lr'"):
+        lrconfig.check_yaml_files([path])
+    with pytest.raises(lrconfig.ConfigError, match="duplicate key 'lr'"):
+        lrconfig.load(path)
+    path.write_text("trajectory: {lr: 0.1}\nsidetrips: {lr: 0.2}\n")  # same key, other maps
+    assert lrconfig.read_yaml(path)["sidetrips"]["lr"] == 0.2
+
+
+def test_a_cuda_device_this_host_lacks_is_refused_unless_jobs_go_to_a_cluster():
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    cfg = checked(device=f"cuda:{count}")  # one past the last device this host has
+    exps = lrconfig.experiments(cfg)
+    with pytest.raises(lrconfig.ConfigError, match=f"device: 'cuda:{count}' but this host has"):
+        lrconfig.check_device(exps, local=True)
+    warnings = lrconfig.check_device(exps, local=False)  # the cluster job checks again
+    assert warnings and all(f"cuda:{count}" in w for w in warnings)
+    assert lrconfig.check_device(lrconfig.experiments(checked(device="cpu")), local=True) == []

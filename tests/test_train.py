@@ -1,5 +1,6 @@
 """The SGD loop: bit-exact resume after SIGKILL, divergence recorded as data, side-trips replay."""
 
+import json
 import os
 import signal
 import subprocess
@@ -274,3 +275,89 @@ def test_twin_snapshots_survive_a_resume(tmp_path, monkeypatch):
     assert resumed.steps == clean.steps == [20, 30, 40, 50]
     for name, values in clean.params.items():
         assert all(torch.equal(a, b) for a, b in zip(values, resumed.params[name], strict=True))
+
+
+def test_a_diverged_burn_in_keeps_its_metrics_and_says_where(tmp_path):
+    from lrtraj.divergence import burn_in_failures
+    from lrtraj.metrics import read_parquet
+
+    with pytest.raises(RuntimeError) as err:
+        burn_in(tmp_path, steps=40, lr=1e4, every=10)
+    message = str(err.value)
+    kept = tmp_path / "state" / "diverged_metrics.parquet"
+    assert "burn-in diverged" in message and "trajectory.lr=10000.0" in message
+    assert str(kept) in message
+    df = read_parquet(kept)
+    losses = df[df.split == "train_batch"].sort_values("step")["value"].to_numpy()
+    assert not np.isfinite(losses[-1]) and np.isfinite(losses[0])
+    assert not (tmp_path / "final.pt").exists()
+    log = tmp_path / "burn_in.log"  # the rule log ends with the traceback's last line
+    log.write_text(f"started\nTraceback ...\nRuntimeError: {message}\n")
+    assert burn_in_failures([log, tmp_path / "none.log"]) == [f"{message} (log: {log})"]
+
+
+def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
+    from lrtraj.analysis.sidetrips import summarize
+    from lrtraj.divergence import diverged_runs
+    from lrtraj.metrics import write_parquet
+    from lrtraj.plots.sidetrips import fig5
+    from lrtraj.plots.tables import write_sidetrip_summary
+
+    burn_in(tmp_path, steps=20, every=10)
+    paths = []
+    for method, lr in (("constant", 1e4), ("ema_schedule", 0.1)):
+        trip = SideTrip(
+            branch_step=20,
+            data_seed=3,
+            method=method,
+            steps=20,
+            lr=lr,
+            eval_every=10,
+            averaging={"ema": {"beta": 0.9}},
+        )
+        branch = tmp_path / "final.pt"
+        df = run_sidetrip(trip, branch_checkpoint=branch, training=RUN, batch_size=16)
+        paths.append(tmp_path / f"{method}.parquet")
+        write_parquet(df, paths[-1], {})
+    [run] = diverged_runs([*paths, tmp_path / "not_built.parquet"])
+    assert (run.method, run.branch_step, run.data_seed) == ("constant", 20, 3)
+    assert 20 < run.step <= 40 and "sidetrips.lr" in run.line()
+    md = tmp_path / "summary.md"
+    write_sidetrip_summary(summarize(paths, ["test"]), md, diverged=[run.line()])
+    assert "1 side-trip run(s) diverged" in md.read_text() and run.line() in md.read_text()
+    fig5(paths, tmp_path / "fig5.pdf", split="test", families=["ema"], provenance={})
+    caption = json.loads((tmp_path / "fig5.json").read_text())["caption"]
+    assert "1 run(s) diverged (training loss not finite" in caption
+    assert f"constant (seed 3) at step {run.step}" in caption and "nan" not in caption
+
+
+def test_a_stopped_run_logs_its_step_and_where_it_resumes_from(tmp_path, monkeypatch, caplog):
+    from lrtraj import sidetrips
+
+    burn_in(tmp_path, steps=20, every=20)
+    trip = SideTrip(branch_step=20, data_seed=1, method="constant", steps=30, lr=0.1, eval_every=10)
+    loop = sidetrips.sgd_loop
+
+    def interrupted_at_27(*args, **kwargs):
+        def ctrl_c(step, _model):
+            if step == 27:
+                raise KeyboardInterrupt
+
+        return loop(*args, **{**kwargs, "callbacks": [ctrl_c]})
+
+    monkeypatch.setattr(sidetrips, "sgd_loop", interrupted_at_27)
+    resume = tmp_path / "trip.resume.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run_sidetrip(
+            trip,
+            branch_checkpoint=tmp_path / "final.pt",
+            training=RUN,
+            batch_size=16,
+            resume_path=resume,
+            checkpoint_every=5,
+        )
+    assert checkpoint.load(resume)["step"] == 25
+    stop = [r.getMessage() for r in caplog.records if "stopped at step" in r.getMessage()]
+    assert stop == [
+        f"constant: stopped at step 27 by KeyboardInterrupt; resume state of step 25 is in {resume}"
+    ]

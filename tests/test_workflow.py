@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from lrtraj import config as lrconfig
@@ -202,9 +203,13 @@ def test_paper_scale_plans_without_data_and_fails_naming_the_path(tmp_path):
         tmp_path, "results/imagenet/burn_in/metrics.parquet", configs=(imagenet,), check=False
     )
     assert proc.returncode != 0
+    assert not (tmp_path / "results" / "imagenet" / "burn_in" / "metrics.parquet").exists()
+    if not torch.cuda.is_available():  # device: cuda is refused before any job runs here
+        assert "device: 'cuda' but this host has 0 CUDA device(s)" in proc.stderr + proc.stdout
+        assert not (tmp_path / "logs").exists()
+        return
     log = (tmp_path / "logs" / "imagenet" / "burn_in.log").read_text()
     assert "data/imagenet/train" in log and "data.data_dir" in log
-    assert not (tmp_path / "results" / "imagenet" / "burn_in" / "metrics.parquet").exists()
 
 
 def test_scorecard_computes_what_is_built_and_says_not_built_otherwise(run):

@@ -28,7 +28,10 @@ def save(state: dict[str, Any], path: str | Path) -> str:
     # consistent file, never a new file beside a stale hash
     path.with_name(path.name + ".sha256").unlink(missing_ok=True)
     with atomic.target(path) as tmp:
-        torch.save(state, tmp)
+        # a file object, not the path: torch names the zip's inner folder after a path's stem
+        # (here the random temp name), and a file object always gets "archive"
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
         digest = sha256_file(tmp)
     atomic.write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
     return digest
@@ -53,7 +56,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for a damaged zip/pickle
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {err}") from err
+        # torch's own text suggests weights_only=False, i.e. running the file's pickled code
+        reason = str(err).split("\n")[0].split(". ")[0] if str(err) else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}: {reason}); "
+            "delete it (and its .sha256) and rerun the rule that writes it"
+        ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} has no 'model' entry; not an lrtraj checkpoint")
     return state

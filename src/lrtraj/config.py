@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import functools
 import importlib.resources
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,46 @@ DEFAULT_CONFIG = _PACKAGE_DATA / "config.yaml"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _StrictLoader(_Loader):  # type: ignore[misc,valid-type]
+    """A safe loader that refuses a mapping with a repeated key (PyYAML keeps the last one
+    silently, so a duplicated `lr:` would quietly override the first)."""
+
+    source = "<yaml>"
+
+
+def _unique_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen and key != "<<":
+            raise ConfigError(
+                f"{loader.source}: duplicate key '{key}' on line {line} "
+                f"(first on line {seen[key]}); keep one"
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def read_yaml(path: str | Path) -> Any:
-    return yaml.load(Path(path).read_text(), Loader=_Loader)  # noqa: S506 (a safe loader)
+    """Parse a YAML (or JSON) file; a repeated key is a ``ConfigError`` naming key and file."""
+    loader = _StrictLoader(Path(path).read_text())
+    loader.source = str(path)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def check_yaml_files(paths: Iterable[str | Path]) -> None:
+    """Re-read config files another loader (Snakemake's) already merged, to refuse repeated
+    keys that it took silently."""
+    for path in paths:
+        if Path(path).is_file():
+            read_yaml(path)
 
 
 @functools.lru_cache(maxsize=4)
@@ -53,14 +92,68 @@ class ConfigError(ValueError):
 def validate_schema(cfg: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """Validate ``cfg`` against the JSON schema, filling defaults in place."""
     validator, schema = _validator(str(schema_path))
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.path))
-    if errors:
-        lines = []
-        for err in errors:
-            key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
-            lines.append(f"  {key}: {err.message}")
+    _coerce(cfg, schema, schema)
+    lines = [f"  {key}: {value!r} is not a finite number" for key, value in _non_finite(cfg)]
+    for err in sorted(validator.iter_errors(cfg), key=lambda e: [str(p) for p in e.path]):
+        key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+        lines.append(f"  {key}: {err.message}")
+    if lines:
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     _fill_defaults(cfg, schema)
+    return cfg
+
+
+def _non_finite(value: Any, key: str = "") -> Iterator[tuple[str, float]]:
+    """Every NaN/inf in a config, with its dotted key: jsonschema's bounds are all false for
+    NaN, so `lr: .nan` would pass `exclusiveMinimum: 0`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield key or "<top level>", value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _non_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, f"{key}.{i}")
+
+
+def _resolve(sub: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in sub:
+        node: Any = root
+        for part in sub["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        sub = node
+    return sub
+
+
+def _from_text(text: str, types: set[str]) -> Any:
+    """``text`` as the scalar type the schema asks for, or ``text`` itself if it is none."""
+    if "boolean" in types and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for convert, name in ((int, "integer"), (int, "number"), (float, "number")):
+        if name in types:
+            try:
+                return convert(text)
+            except ValueError:
+                continue
+    return text
+
+
+def _coerce(cfg: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """Turn strings into the numbers/booleans the schema asks for, in place: Snakemake passes
+    the values nested in `--config 'sidetrips={averaging: {ema: {beta: 0.95}}}'` as text."""
+    schema = _resolve(schema, root)
+    if isinstance(cfg, str):
+        types = schema.get("type", [])
+        types = {types} if isinstance(types, str) else set(types)
+        return cfg if "string" in types else _from_text(cfg, types)
+    if isinstance(cfg, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in cfg.items():
+            sub = props.get(key, extra if isinstance(extra, Mapping) else None)
+            if sub is not None:
+                cfg[key] = _coerce(value, sub, root)
+    elif isinstance(cfg, list) and isinstance(schema.get("items"), Mapping):
+        cfg[:] = [_coerce(v, schema["items"], root) for v in cfg]
     return cfg
 
 
@@ -193,6 +286,12 @@ def experiments(cfg: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str,
     for name, overlay in (cfg.get("variants") or {}).items():
         if overlay is None:  # an overlay file may drop a variant of the default config
             continue
+        if name == cfg["experiment"]:
+            # it would replace the experiment's own config under results/<name>/
+            raise ConfigError(
+                f"variants.{name}: a variant cannot share the name of experiment "
+                f"'{cfg['experiment']}'; rename one of them"
+            )
         if isinstance(overlay, str):
             path = Path(base_dir) / overlay
             if not path.is_file():
@@ -215,6 +314,29 @@ def experiments(cfg: Mapping[str, Any], base_dir: str | Path = ".") -> dict[str,
             f"'variants' (known: {sorted(out)})"
         )
     return out
+
+
+def check_device(exps: Mapping[str, Mapping[str, Any]], local: bool) -> list[str]:
+    """Refuse a CUDA ``device`` this host cannot give when jobs run here (``local``); return
+    the problems as warnings when they go to a cluster executor, whose job checks again."""
+    wanted = {name: c["device"] for name, c in exps.items() if c["device"].startswith("cuda")}
+    if not wanted:
+        return []  # torch is imported only for a CUDA device: it costs every start seconds
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    problems = []
+    for name, device in wanted.items():
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            where = "" if name == next(iter(exps)) else f"variants.{name}: "
+            problems.append(
+                f"{where}device: '{device}' but this host has {count} CUDA device(s); "
+                "use cpu or auto, or a cluster executor whose nodes have it"
+            )
+    if problems and local:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+    return problems
 
 
 TRAINING_KEYS = ("data", "model", "optimizer", "evaluation", "device", "compute")

@@ -83,8 +83,22 @@ def write_parquet(df: pd.DataFrame, path: str | Path, provenance: Mapping[str, A
         pq.write_table(table, tmp)
 
 
-def read_parquet(path: str | Path) -> pd.DataFrame:
-    return pd.read_parquet(path)
+class UnreadableError(RuntimeError):
+    """A metrics file exists but cannot be read (truncated, overwritten, not Parquet)."""
+
+
+def read_parquet(path: str | Path, **options: Any) -> pd.DataFrame:
+    """``pd.read_parquet(path, **options)``; a damaged file is an ``UnreadableError`` naming it
+    and how to rebuild it, not a pyarrow traceback."""
+    try:
+        return pd.read_parquet(path, **options)
+    except (pa.ArrowException, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise UnreadableError(
+            f"metrics file {path} is corrupt or unreadable ({type(err).__name__}: {err}); "
+            "delete it and run snakemake again, which rebuilds it"
+        ) from None
 
 
 def read_provenance(path: str | Path) -> dict[str, Any]:

@@ -106,6 +106,25 @@ def params_dict(smk: Any) -> dict[str, Any]:
     return {k: _plain(v) for k, v in smk.params.items()}
 
 
+class Terminated(BaseException):
+    """SIGTERM as an exception (like ``KeyboardInterrupt`` for SIGINT): unwinding runs the
+    cleanup of ``atomic.target``, so no temp file stays behind, and the rule log says why."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _drop_sidecars(smk: Any) -> None:
+    """A failed job's outputs are deleted by Snakemake; their sidecars must go with them."""
+    for path in getattr(smk, "output", []):
+        for suffix in (".prov.json", ".sha256"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def job(smk: Any) -> Iterator[JobContext]:
     """Context for a Snakemake ``script:`` job (``smk`` is the injected ``snakemake`` object)."""
@@ -118,11 +137,30 @@ def job(smk: Any) -> Iterator[JobContext]:
         sys.modules["torch"].set_num_threads(threads)
     ctx = JobContext(rule=getattr(smk, "rule", None), params=params_dict(smk))
     log.info("rule %s started (threads=%d)", ctx.rule, threads)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield ctx
+    except (Terminated, KeyboardInterrupt) as stop:
+        log.error(
+            "rule %s %s; temp files removed, outputs incomplete (a training job resumes from "
+            "its last resume checkpoint, if it saved one, when run again)",
+            ctx.rule,
+            stop or "interrupted (SIGINT)",
+        )
+        _drop_sidecars(smk)
+        if isinstance(stop, Terminated):  # exit as killed by it, as callers expect
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise
+    except SystemExit:  # a preempted job (PREEMPTED_EXIT_CODE) resumes when run again
+        _drop_sidecars(smk)
+        raise
     except Exception:
         log.exception("rule %s failed", ctx.rule)
+        _drop_sidecars(smk)
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     log.info("rule %s finished", ctx.rule)
 
 

@@ -194,7 +194,13 @@ def run_sidetrip(
         }
         checkpoint.save(final, weights_path)
     if result.diverged_at is not None:
-        log.warning("side-trip %s diverged at step %d", trip.method, result.diverged_at)
+        log.warning(
+            "side-trip %s diverged at step %d (sidetrips.lr=%g); its metrics up to that step "
+            "go into the job's metrics file",
+            trip.method,
+            result.diverged_at,
+            trip.lr,
+        )
     if resume_path and main:
         checkpoint.remove(resume_path)
     return conform(pd.DataFrame(result.rows))

@@ -15,8 +15,9 @@ import pandas as pd
 from lrtraj import checkpoint, distributed
 from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
+from lrtraj.divergence import BURN_IN_MARK
 from lrtraj.evaluate import Evaluator
-from lrtraj.metrics import conform
+from lrtraj.metrics import conform, write_parquet
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
@@ -51,6 +52,21 @@ class TrajectoryConfig:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> TrajectoryConfig:
         return cls(**{f.name: cfg[f.name] for f in fields(cls)})
+
+
+def _diverged(step: int, lr: float, rows: list[dict[str, Any]], state_dir: Path) -> str:
+    """Save the rows measured up to the divergence (the job fails, so no declared output keeps
+    them) and say what is where."""
+    kept = state_dir / "diverged_metrics.parquet"
+    if distributed.is_main():  # rank 0 holds the evaluation rows and writes
+        write_parquet(
+            conform(pd.DataFrame(rows)), kept, {"rule": "burn_in", "diverged_at": step, "lr": lr}
+        )
+    return (
+        f"{BURN_IN_MARK}: loss not finite at step {step} (trajectory.lr={lr}); no output was "
+        f"written, its metrics up to that step are in {kept}. Lower trajectory.lr (or "
+        "optimizer.momentum) and rerun: a resume state of another configuration is discarded"
+    )
 
 
 def run_burn_in(
@@ -112,10 +128,7 @@ def run_burn_in(
         else None,
     )
     if result.diverged_at is not None:
-        raise RuntimeError(
-            f"burn-in diverged at step {result.diverged_at} (lr={lr}); lower trajectory.lr. "
-            f"Its resume state, if one was saved before the divergence, is in {state_dir}"
-        )
+        raise RuntimeError(_diverged(result.diverged_at, lr, result.rows, state_dir))
     if not distributed.is_main():  # rank 0 publishes the checkpoints and the metrics
         return conform(pd.DataFrame(result.rows))
     for step, path in checkpoints.items():

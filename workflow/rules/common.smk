@@ -1,17 +1,27 @@
 # Config validation and the helpers every rule file uses. Rules take config through `params`
 # (only the keys they read), so a config change reruns exactly the jobs that read it.
 import re
+import time
 
 import lrtraj.config as lrconfig
 from lrtraj.schedules import family_of, kind_of, schedule_method, sidetrip_methods
 
+# Snakemake's loader takes repeated keys silently
+lrconfig.check_yaml_files(workflow.configfiles)
 lrconfig.validate_schema(config)
 lrconfig.check(config)
 # Named experiments: this config's own and one per `variants` entry (an overlay on it), each
 # with its own results/<experiment>/ tree; rules take the experiment as the {exp} wildcard.
 EXPERIMENTS = lrconfig.experiments(config, base_dir=workflow.basedir)
+# Parsed before the executor is known; Snakemake keeps --jobs (nodes) only for a cluster one,
+# and a dry run runs no job (plans for a GPU cluster are made on login nodes)
+_dryrun = workflow.output_settings is not None and workflow.output_settings.dryrun
+_local = workflow.resource_settings.nodes is None and not _dryrun
+for _problem in lrconfig.check_device(EXPERIMENTS, _local):
+    logger.warning(f"warning: {_problem}")
 
 EXP = config["experiment"]
+STARTED = time.time()  # end-of-run reports name what this run wrote
 RESULTS = f"results/{EXP}"
 FIGURES = "results/figures"
 BRANCH_STEPS = config["sidetrips"]["branch_steps"]
@@ -175,4 +185,39 @@ def code_of(script):
     other code as stale; comments and docstrings do not count."""
     return codehash.modules(f"{workflow.basedir}/workflow/scripts/{script}")
 
+
 # <<< code
+
+
+def report_divergence(failed=False):
+    """One line per diverged run in the Snakemake log at the end of a run: a diverged
+    side-trip's job succeeds (its rows are data), so its warning would sit in one job log.
+    After a success, every diverged side-trip on disk (what the figures show); after a
+    failure, those this run wrote, and a diverged burn-in's message.
+    """
+    from lrtraj.divergence import burn_in_failures, diverged_runs
+
+    trips = [
+        path
+        for exp, cfg in EXPERIMENTS.items()
+        for branch in cfg["sidetrips"]["branch_steps"]
+        for path in sidetrips_of(branch, exp)
+    ]
+    lines = [
+        run.line() for run in diverged_runs(trips, since=STARTED if failed else None)
+    ]
+    if failed:  # the burn-in fails on divergence: its message is in its rule log
+        logs = [f"logs/{exp}/burn_in.log" for exp in EXPERIMENTS]
+        lines += burn_in_failures(logs, since=STARTED)
+    if lines:
+        logger.warning(f"{len(lines)} training run(s) diverged:")
+    for line in lines:
+        logger.warning(line)
+
+
+onsuccess:
+    report_divergence()
+
+
+onerror:
+    report_divergence(failed=True)

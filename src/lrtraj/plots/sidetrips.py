@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
+from lrtraj.divergence import Diverged, diverged_in
 from lrtraj.plots.style import (
     FAMILY_COLORS,
     FAMILY_LABELS,
@@ -34,14 +36,27 @@ def _summary_text(cmp: pd.DataFrame, metric: str) -> str:
     )
     scale = 100.0 if metric == "accuracy" else 1.0
     unit = " %" if metric == "accuracy" else ""
+
+    def text(value: float) -> str:  # a mean over seeds is NaN when one of them diverged
+        return f"{value * scale:.3g}{unit}" if np.isfinite(value) else "NaN (a seed diverged)"
+
     parts = []
     for family, r in mean.iterrows():
         parts.append(
-            f"{FAMILY_LABELS.get(family, family)}: average {r['average'] * scale:.3g}{unit}, "
-            f"schedule {r['schedule'] * scale:.3g}{unit}, "
-            f"baseline {r['baseline'] * scale:.3g}{unit}"
+            f"{FAMILY_LABELS.get(family, family)}: average {text(r['average'])}, "
+            f"schedule {text(r['schedule'])}, baseline {text(r['baseline'])}"
         )
     return "; ".join(parts)
+
+
+def _diverged_note(diverged: Sequence[Diverged]) -> str:
+    """News, not a NaN to decode: the runs whose curves end early, and where."""
+    if not diverged:
+        return ""
+    return (
+        f" {len(diverged)} run(s) diverged (training loss not finite; curves end at the last "
+        f"evaluation before it): {', '.join(d.short() for d in diverged)}."
+    )
 
 
 def _spread(values: pd.Series) -> tuple[float, float]:
@@ -120,7 +135,9 @@ def fig5(
             if (row, col) != (0, 0):
                 ax.get_legend().remove()
     axes[0][0].legend(fontsize="small", loc="lower right")
-    fig.suptitle(f"Side-trips from step {branch}, {SPLIT_LABELS.get(split, split)}")
+    title = f"Side-trips from step {branch}, {SPLIT_LABELS.get(split, split)}"
+    diverged = diverged_in(df)
+    fig.suptitle(f"{title} — {len(diverged)} run(s) diverged" if diverged else title)
     cmp = final_comparison(df, split)
     caption = (
         f"Side-trips branched at step {branch} of the constant-lr trajectory, on the same batch "
@@ -129,7 +146,7 @@ def fig5(
         f"Final {SPLIT_LABELS.get(split, split)} accuracy — {_summary_text(cmp, 'accuracy')}. "
         f"Final loss — {_summary_text(cmp, 'loss')}."
     )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + _diverged_note(diverged), provenance)
     return cmp
 
 
@@ -159,7 +176,7 @@ def fig1(
         f"{df['data_seed'].nunique()} data seeds (mean, min–max band). At the last step: "
         f"{_summary_text(cmp, 'accuracy')}."
     )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + _diverged_note(diverged_in(df)), provenance)
     return cmp
 
 

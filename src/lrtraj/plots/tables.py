@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,13 @@ def write_table1(
 
 
 def write_sidetrip_summary(
-    df: pd.DataFrame, md: str | Path, provenance: Mapping[str, Any] | None = None
+    df: pd.DataFrame,
+    md: str | Path,
+    provenance: Mapping[str, Any] | None = None,
+    diverged: Sequence[str] = (),
 ) -> None:
-    """Mean over data seeds of the final-step comparison, as a Markdown table."""
+    """Mean over data seeds of the final-step comparison, as a Markdown table; ``diverged``
+    (one line per diverged run, ``lrtraj.divergence``) heads it, so NaN is never unexplained."""
     cols = ["baseline", "average", "schedule", "gap_average_schedule", "gap_average_baseline"]
     mean = df.groupby(["branch_step", "split", "metric", "family"], sort=True)[cols].mean()
     seeds = df["data_seed"].nunique()
@@ -63,8 +67,10 @@ def write_sidetrip_summary(
         f"Side-trip endpoints, mean over {seeds} data seeds. Claim: "
         "gap_average_schedule ≪ gap_average_baseline, and average beats baseline."
     )
-    atomic.write_text(
-        md, title + "\n\n" + mean.reset_index().to_markdown(index=False, floatfmt=".4f") + "\n"
-    )
+    warning = "".join(f"- **{line}**\n" for line in diverged)
+    if warning:
+        warning = f"**{len(diverged)} side-trip run(s) diverged:**\n\n{warning}\n"
+    table = mean.reset_index().to_markdown(index=False, floatfmt=".4f")
+    atomic.write_text(md, f"{title}\n\n{warning}{table}\n")
     if provenance is not None:
         write_sidecar(md, dict(provenance))

@@ -168,9 +168,9 @@ class LossWindow(Hook):
         self.window, self.window_start = [], run.step
         if bad:
             run.diverged_at = bad[0]
+            # the caller says where the rows up to here go
             log.warning(
-                "%s: loss is not finite at step %d (lr=%g): run diverged, stopping; "
-                "its metrics up to that step are kept",
+                "%s: loss is not finite at step %d (lr=%g): run diverged, stopping",
                 run.info.method,
                 run.diverged_at,
                 run.lr,
@@ -220,12 +220,10 @@ class Evaluation(Hook):
 
 
 def training_state(model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> dict:
-    return {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "rng": torch.get_rng_state(),
-    }
+    # no RNG state: batches, augmentation and init draw from explicit generators seeded by
+    # (seed, step), never from torch's global one, whose state would only make identical runs
+    # write different checkpoint bytes
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
 
 
 class KeepCheckpoints(Hook):
@@ -247,13 +245,29 @@ class KeepCheckpoints(Hook):
 
 
 class Resume(Hook):
-    """The resume checkpoint: weights, optimizer, RNG, rows and every stateful hook's state,
+    """The resume checkpoint: weights, optimizer, rows and every stateful hook's state,
     under a fingerprint of what the run computes (a file of another configuration is stale).
     Saved every ``checkpoint_every`` steps and when preemption is requested (then the run
     stops with ``preemption.Preempted``, to be resumed by running it again)."""
 
     def __init__(self, path: Path, fingerprint: str | None, hooks: Mapping[str, Hook]) -> None:
         self.path, self.fingerprint, self.hooks = path, fingerprint, dict(hooks)
+        self.saved_step: int | None = None  # of the resume file on disk, for a stop message
+
+    def stopped(self, run: Run, why: BaseException) -> None:
+        """Say, when the run is stopped (a signal, an error), where it resumes from."""
+        saved = (
+            f"resume state of step {self.saved_step} is in {self.path}"
+            if self.saved_step is not None
+            else "no resume state was saved yet: run again, it starts from the beginning"
+        )
+        log.warning(
+            "%s: stopped at step %d by %s; %s",
+            run.info.method,
+            run.step,
+            type(why).__name__,
+            saved,
+        )
 
     def load(self, run: Run) -> bool:
         """Restore ``run`` and the hooks from the resume file, if one of this run exists."""
@@ -272,8 +286,8 @@ class Resume(Hook):
             return False
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
         run.step, run.rows = int(state["step"]), list(state["rows"])
+        self.saved_step = run.step
         for key, hook in self.hooks.items():
             hook.load_state_dict(state.get(key, []))
         log.info("%s: resumed from %s at step %d", run.info.method, self.path, run.step)
@@ -286,6 +300,7 @@ class Resume(Hook):
             state.update({key: hook.state_dict() for key, hook in self.hooks.items()})
             state["fingerprint"] = self.fingerprint
             checkpoint.save(state, self.path)
+            self.saved_step = run.step
         if due.preempt:
             # no rank exits before rank 0's resume file is complete (a cluster may stop a
             # job's other tasks as soon as one exits)

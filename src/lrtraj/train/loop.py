@@ -135,16 +135,34 @@ def sgd_loop(
     if evaluator is not None:
         hooks.append(Evaluation(evaluator, averagers))
     hooks.append(KeepCheckpoints(settings.keep))
+    resume = None
     if settings.resume_path is not None:
         resume = Resume(settings.resume_path, settings.fingerprint, stateful)
         hooks.append(resume)
-        resumed = resume.load(run)
-    else:
-        resumed = False
+    resumed = resume is not None and resume.load(run)
     if not resumed:
         for hook in hooks:
             hook.begin(run)
     window.resume_at(run.step)
+    try:
+        _steps(run, hooks, stream, optimizer, settings)
+    except preemption.Preempted:
+        raise  # saved and said so
+    except BaseException as why:  # SIGTERM (lrtraj.runtime), Ctrl-C, an error
+        if resume is not None:
+            resume.stopped(run, why)
+        raise
+    return LoopResult(rows=run.rows, last_step=run.step, diverged_at=run.diverged_at)
+
+
+def _steps(
+    run: Run,
+    hooks: Sequence[Hook],
+    stream: Stream,
+    optimizer: torch.optim.Optimizer,
+    settings: LoopSettings,
+) -> None:
+    model, lr_at = run.model, run.lr_at
     compute = settings.compute
     device = next(model.parameters()).device
     if distributed.world_size() > 1:
@@ -154,7 +172,7 @@ def sgd_loop(
         stream = stream.shard(distributed.rank(), distributed.world_size())
     forward = compute.forward(distributed.data_parallel(model, device))
     model.train()
-    for s, x, y in stream.batches(run.step, stop):
+    for s, x, y in stream.batches(run.step, run.stop):
         run.lr = float(lr_at(s))
         for group in optimizer.param_groups:
             group["lr"] = run.lr
@@ -173,4 +191,3 @@ def sgd_loop(
                 break
         if run.diverged_at is not None:
             break
-    return LoopResult(rows=run.rows, last_step=run.step, diverged_at=run.diverged_at)
