@@ -28,8 +28,8 @@ def test_default_and_paper_scale_configs_are_valid():
 
 
 def test_rehearsal_keeps_the_paper_scale_shapes_and_shrinks_the_steps():
-    paper = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / "cifar10.yaml")
-    rehearsal = lrconfig.load(lrconfig.DEFAULT_CONFIG.parent / "rehearsal_cifar10.yaml")
+    paper = lrconfig.load(OVERLAYS / "cifar10.yaml")
+    rehearsal = lrconfig.load(OVERLAYS / "rehearsal_cifar10.yaml")
     for section, key in [
         ("model", "name"),
         ("data", "name"),
@@ -222,3 +222,12 @@ def test_a_cuda_device_this_host_lacks_is_refused_unless_jobs_go_to_a_cluster():
     warnings = lrconfig.check_device(exps, local=False)  # the cluster job checks again
     assert warnings and all(f"cuda:{count}" in w for w in warnings)
     assert lrconfig.check_device(lrconfig.experiments(checked(device="cpu")), local=True) == []
+
+
+def test_the_schema_accepts_exactly_the_slurm_plugins_resource_names():
+    from snakemake_executor_plugin_submitit.resources import SLURM_RESOURCES
+
+    schema = yaml.safe_load(lrconfig.SCHEMA_PATH.read_text())
+    names = set(schema["properties"]["resources"]["properties"])
+    assert SLURM_RESOURCES <= names  # a profile written for the standard plugin validates
+    assert names - SLURM_RESOURCES <= {"mem", "disk", "disk_mb"}  # Snakemake's own

@@ -31,7 +31,17 @@ from lrtraj import config as lrconfig
 from lrtraj.data import eval_split_sizes
 from lrtraj.throughput import THROUGHPUT_TABLE, Throughput, read_throughput, throughput_key
 
-ROOT = lrconfig.DEFAULT_CONFIG.parents[1]  # the checkout: Snakefile, config/, workflow/
+
+def _checkout() -> Path:
+    """The workflow's checkout (Snakefile, config/, workflow/): the one this package lives in
+    (src layout), else the working directory (an installed package run from a checkout)."""
+    for candidate in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (candidate / "Snakefile").is_file():
+            return candidate
+    return Path.cwd()
+
+
+ROOT = _checkout()
 # A forward pass costs about a third of forward + backward (the backward computes gradients of
 # both activations and weights: about twice the forward's FLOPs).
 EVAL_IMAGE_COST = 1 / 3
