@@ -114,12 +114,14 @@ def run_sidetrip(
     log_every: int = 100,
     weights_path: str | Path | None = None,
     snapshots: Snapshots | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics.
 
     ``weights_path`` receives the final weights (and, for ``constant``, each average's);
-    ``snapshots`` collects parameters along the way (twin trajectories, fig8). Logging and
-    resume-checkpoint cadence do not change what the run computes.
+    ``snapshots`` collects parameters along the way (twin trajectories, fig8);
+    ``tensorboard_dir`` receives the metrics live as TensorBoard scalars (rank 0; None: off).
+    Logging, resume-checkpoint cadence and live metrics do not change what the run computes.
     """
     dataset = load_dataset(training.data)
     dev = resolve_device(training.device)
@@ -173,6 +175,7 @@ def run_sidetrip(
                 }
             ),
             compute=compute,
+            tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir else None,
         ),
         evaluator=evaluator,
         averagers=averagers,

@@ -77,9 +77,11 @@ def run_burn_in(
     state_dir: str | Path,
     checkpoint_every: int,
     log_every: int = 100,
+    tensorboard_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Train the main trajectory; write ``checkpoints[step]`` for each requested step.
 
+    ``tensorboard_dir`` receives the metrics live as TensorBoard scalars (rank 0; None: off).
     Resume state lives in ``state_dir`` (not a declared output, so it survives a failed job);
     a rerun after a crash continues from the last checkpoint there. Data parallel, rank 0
     writes every file and returns the metrics (the other ranks' frames hold no evaluation).
@@ -122,6 +124,7 @@ def run_burn_in(
                 }
             ),
             compute=compute,
+            tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir else None,
         ),
         evaluator=Evaluator(net, dataset, training.evaluation, dev)
         if distributed.is_main()

@@ -23,6 +23,8 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
             state_dir=p["state_dir"],
             checkpoint_every=traj["checkpoint_every"],
             log_every=traj["log_every"],
+            # live metrics, a side channel (not a declared output) like the resume state
+            tensorboard_dir=f"results/{smk.wildcards.exp}/tensorboard/burn_in",
         )
         main = distributed.is_main()
     if main:

@@ -32,6 +32,9 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
             checkpoint_every=smk.config["sidetrips"]["checkpoint_every"],
             log_every=smk.config["trajectory"]["log_every"],
             weights_path=smk.output.weights,
+            # live metrics, a side channel (not a declared output) like the resume state
+            tensorboard_dir=f"results/{smk.wildcards.exp}/tensorboard/"
+            f"sidetrip_b{trip.branch_step}_s{trip.data_seed}_{trip.method}",
         )
         main = distributed.is_main()
     if main:

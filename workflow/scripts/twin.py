@@ -34,6 +34,8 @@ with job(smk) as ctx, preemptible():  # SIGUSR2: checkpoint, exit, resume when r
             checkpoint_every=smk.config["sidetrips"]["checkpoint_every"],
             log_every=smk.config["trajectory"]["log_every"],
             snapshots=snapshots,
+            # live metrics, a side channel (not a declared output) like the resume state
+            tensorboard_dir=f"results/{smk.wildcards.exp}/tensorboard/twin_s{trip.data_seed}",
         )
         main = distributed.is_main()
     if main:  # rank 0's snapshots: the loop calls the other ranks' callbacks never

@@ -1,8 +1,9 @@
 """What the SGD loop does besides the SGD step, one small hook each.
 
-A hook sees the ``Run`` (model, optimizer, step, lr, metric rows) at three moments: ``begin``
+A hook sees the ``Run`` (model, optimizer, step, lr, metric rows) at four moments: ``begin``
 (a fresh start, weights ``w_start``), ``observe`` after every step (no host sync: the loss stays a
-device tensor), and ``due`` when the step is an evaluation, logging, checkpoint or kept step.
+device tensor), ``due`` when the step is an evaluation, logging, checkpoint or kept step, and
+``end`` once when the loop stops, however it stops (finished, diverged, preempted, an error).
 Hooks run in list order; a hook with state (``state_dict``/``load_state_dict``) is saved in and
 restored from the resume checkpoint, so a resumed run continues exactly where it stopped.
 """
@@ -85,6 +86,9 @@ class Hook:
         pass
 
     def due(self, run: Run, due: Due) -> None:
+        pass
+
+    def end(self, run: Run) -> None:
         pass
 
 

@@ -2,11 +2,11 @@
 
 ``sgd_loop`` applies ``w_{s+1} = SGD(w_s, batch(s), lr_at(s))`` for global steps
 ``s = start .. stop-1``; everything else (averagers, evaluation, the loss window and divergence,
-progress, kept and resume checkpoints, preemption) is a hook of ``lrtraj.train.hooks``. A run
-killed at any point and started again with the same arguments resumes from its last checkpoint
-and ends bit-identical (CPU) to one that never stopped: batches depend only on the step, and
-evaluation works on a scratch copy. A non-finite loss stops the run and is recorded (a diverged
-run is data, not a crash).
+progress, kept and resume checkpoints, preemption) is a hook of ``lrtraj.train.hooks``, live
+metrics one of ``lrtraj.train.tensorboard``. A run killed at any point and started again with
+the same arguments resumes from its last checkpoint and ends bit-identical (CPU) to one that
+never stopped: batches depend only on the step, and evaluation works on a scratch copy. A
+non-finite loss stops the run and is recorded (a diverged run is data, not a crash).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from lrtraj.train.hooks import (
     Run,
     RunInfo,
 )
+from lrtraj.train.tensorboard import TensorBoard
 
 StepCallback = Callable[[int, nn.Module], None]
 
@@ -62,6 +63,9 @@ class LoopSettings:
     fingerprint: str | None = None
     # memory layout, mixed precision, compiled forward of the SGD step (GPU fast paths)
     compute: Compute = field(default_factory=Compute)
+    # live metrics: rank 0 streams its rows here as TensorBoard scalars (None: off); a side
+    # channel beside the Parquet, which stays the source of truth
+    tensorboard_dir: Path | None = None
 
     def due(self, run: Run) -> Due:
         done = run.step - run.start
@@ -135,11 +139,18 @@ def sgd_loop(
     if evaluator is not None:
         hooks.append(Evaluation(evaluator, averagers))
     hooks.append(KeepCheckpoints(settings.keep))
+    board = None
+    if main and settings.tensorboard_dir is not None:
+        # before Resume: the rows a resume file holds are written (and flushed) already
+        board = TensorBoard(settings.tensorboard_dir)
+        hooks.append(board)
     resume = None
     if settings.resume_path is not None:
         resume = Resume(settings.resume_path, settings.fingerprint, stateful)
         hooks.append(resume)
     resumed = resume is not None and resume.load(run)
+    if board is not None:
+        board.open(run, resumed)
     if not resumed:
         for hook in hooks:
             hook.begin(run)
@@ -152,6 +163,9 @@ def sgd_loop(
         if resume is not None:
             resume.stopped(run, why)
         raise
+    finally:
+        for hook in hooks:
+            hook.end(run)
     return LoopResult(rows=run.rows, last_step=run.step, diverged_at=run.diverged_at)
 
 
