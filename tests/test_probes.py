@@ -297,3 +297,41 @@ def test_config_problems_name_the_key():
     assert "probes.fig2.checkpoint: 123" in problems
     assert "probes.heldout_seed" in problems
     assert "probes.sweep.checkpoints" in problems
+
+
+def test_heldout_curve_is_the_mean_of_independent_heldout_batches(dataset, trained, tmp_path):
+    """heldout_batches = k: the held-out rows are the mean of the k batches of the held-out
+    stream, each measured on its own; k = 1 is that stream's first batch alone."""
+    from lrtraj import checkpoint
+    from lrtraj.probes.sweep import run_sweep
+
+    path = tmp_path / "step5.pt"
+    checkpoint.save({"step": 5, "model": trained.state_dict()}, path)
+    model = {"name": "resnet8", "widths": [8, 8, 8]}
+    lrs = [1e-2, 1.0]
+
+    def sweep(k: int) -> pd.DataFrame:
+        df = run_sweep(
+            checkpoint_path=path,
+            checkpoint_step=5,
+            dataset=dataset,
+            model=model,
+            device=CPU,
+            batch_sizes=[16],
+            lrs=lrs,
+            batch_seed=1000,
+            heldout_seed=1001,
+            heldout_batches=k,
+        )
+        return df[df["metric"] == "loss"].set_index(["batch", "lr"])["value"]
+
+    one, three = sweep(1), sweep(3)
+    fixed = fetch_batch(dataset, 16, 1000, 0, CPU)
+    heldout = [fetch_batch(dataset, 16, 1001, i, CPU) for i in range(3)]
+    values, _ = one_step_sweep(copy.deepcopy(trained), fixed, [fixed, *heldout], [0.0, *lrs])
+    for i, lr in enumerate([0.0, *lrs]):
+        assert one[("fixed", lr)] == pytest.approx(values[i, 0, 0], rel=1e-6)
+        assert three[("fixed", lr)] == pytest.approx(values[i, 0, 0], rel=1e-6)
+        assert one[("heldout", lr)] == pytest.approx(values[i, 1, 0], rel=1e-6)
+        assert three[("heldout", lr)] == pytest.approx(values[i, 1:, 0].mean(), rel=1e-6)
+    assert three[("heldout", 0.0)] != pytest.approx(one[("heldout", 0.0)], rel=1e-3)

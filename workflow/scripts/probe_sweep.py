@@ -18,6 +18,7 @@ with job(smk) as ctx:
         batch_sizes=sweep["batch_sizes"],
         lrs=lr_grid(sweep["lr_min"], sweep["lr_max"], sweep["num_lrs"]),
         batchnorm=sweep["batchnorm"],
+        heldout_batches=sweep["heldout_batches"],
         **p["batches"],
         **p["engine"],
     )

@@ -221,27 +221,38 @@ def run_sweep(
     lrs: Sequence[float],
     batch_seed: int,
     heldout_seed: int,
+    heldout_batches: int = 1,
     batchnorm: str = "train",
     method: str = "auto",
     chunk_images: int = 2048,
 ) -> pd.DataFrame:
     """The one-step sweep at one checkpoint for every batch size: tidy rows
-    (``SWEEP_COLUMNS``), the lr = 0 row being the loss before the step."""
+    (``SWEEP_COLUMNS``), the lr = 0 row being the loss before the step.
+
+    The held-out curve is the mean over ``heldout_batches`` independent batches of the same
+    size (steps 0, 1, … of the held-out stream), each measured on its own (its own batch
+    statistics): the expected loss on a batch the step did not see, with less of one batch's
+    noise (docs/claims.md, claim 1)."""
     net, _ = load_network(checkpoint_path, dataset, model, device, expect_step=checkpoint_step)
     grid = np.r_[0.0, np.asarray(lrs, dtype=np.float64)]
     rows = []
     for size in batch_sizes:
         fixed = fetch_batch(dataset, size, batch_seed, 0, device)
-        heldout = fetch_batch(dataset, size, heldout_seed, 0, device)
+        heldout = [
+            fetch_batch(dataset, size, heldout_seed, i, device) for i in range(heldout_batches)
+        ]
         values, norm = one_step_sweep(
             net,
             fixed,
-            [fixed, heldout],
+            [fixed, *heldout],
             grid,
             batchnorm=batchnorm,
             method=method,
             chunk_images=chunk_images,
         )
+        # one held-out batch: its values as they are (no mean taken, bit-identical to before)
+        if heldout_batches > 1:
+            values = np.stack([values[:, 0], values[:, 1:].mean(axis=1)], axis=1)
         base = {"checkpoint": checkpoint_step, "batch_size": size, "batchnorm": batchnorm}
         rows.append({**base, "lr": np.nan, "batch": "fixed", "metric": "grad_norm", "value": norm})
         for i, lr in enumerate(grid):
