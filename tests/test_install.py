@@ -75,3 +75,27 @@ def test_workflow_plans_with_the_installed_package(installed, tmp_path):
     cmd += ["--directory", tmp_path, "--configfile", REPO / "tests" / "configs" / "tiny.yaml"]
     out = _run(*cmd, cwd=tmp_path, env=_env(installed))
     assert "burn_in" in out and "quadratic_figure" in out and "This was a dry-run" in out
+
+
+def test_conda_environment_installs_what_the_makefile_installs():
+    """environment.yml is the Makefile's install in a conda env: conda brings Python and pip
+    only, its pip section the same pinned torch/torchvision, the package with its dev extras
+    and the executor plugin (one list of dependencies: pyproject.toml)."""
+    import re
+
+    import yaml
+
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    (pip,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    assert {re.split(r"[=<>]", d)[0] for d in conda} == {"python", "pip"}
+    makefile = (REPO / "Makefile").read_text()
+    torch_pins = re.search(r"^TORCH := (.+)$", makefile, re.M).group(1).split()
+    plugin = re.search(r"^PLUGIN := (.+)$", makefile, re.M).group(1)
+    assert pip == [*torch_pins, "-e .[dev]", f"./{plugin}"]
+    (python,) = [d for d in conda if d.startswith("python")]
+    minor = int(python.split("=")[1].split(".")[1])
+    requires = re.search(
+        r'requires-python = ">=3\.(\d+),<3\.(\d+)"', (REPO / "pyproject.toml").read_text()
+    )
+    assert int(requires.group(1)) <= minor < int(requires.group(2))
