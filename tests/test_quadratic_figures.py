@@ -175,3 +175,14 @@ def test_editing_one_experiment_reruns_only_it(tmp_path: Path) -> None:
     overlay.write_text(yaml.safe_dump({"quadratic": {"seed": 7}}))
     jobs = _planned(_snakemake(tmp_path, "-n", *targets, overlay=overlay))
     assert jobs == {"quadratic_simulate": 2, "quadratic_figure": 1}
+
+
+def test_corrupt_quadratic_parquet_names_the_file_and_how_to_rebuild(tmp_path: Path) -> None:
+    """A damaged table gives the project's message, not a pyarrow traceback."""
+    from lrtraj.metrics import UnreadableError
+    from lrtraj.plots.quadratic.common import read_table
+
+    bad = tmp_path / "lemma1.parquet"
+    bad.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(UnreadableError, match=r"lemma1\.parquet is corrupt.*rebuilds it"):
+        read_table(bad)

@@ -9,14 +9,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lrtraj.metrics import read_parquet
+
 MC = "monte_carlo"
 TH = "theory"
 THEORY_STYLE = {"color": "black", "linestyle": (0, (3, 2)), "linewidth": 1.0}
 
 
 def read_table(data: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """The experiment's table, from a Parquet path or as given."""
-    return data if isinstance(data, pd.DataFrame) else pd.read_parquet(data)
+    """The experiment's table, from a Parquet path or as given; a damaged file is the project's
+    ``UnreadableError`` naming it and how to rebuild it (``lrtraj.metrics.read_parquet``)."""
+    return data if isinstance(data, pd.DataFrame) else read_parquet(data)
 
 
 def scalar(df: pd.DataFrame, **match: Any) -> float:
