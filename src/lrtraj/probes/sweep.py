@@ -250,9 +250,8 @@ def run_sweep(
             method=method,
             chunk_images=chunk_images,
         )
-        # one held-out batch: its values as they are (no mean taken, bit-identical to before)
-        if heldout_batches > 1:
-            values = np.stack([values[:, 0], values[:, 1:].mean(axis=1)], axis=1)
+        # the mean over one batch is that batch's value exactly: heldout_batches 1 = before
+        values = np.stack([values[:, 0], values[:, 1:].mean(axis=1)], axis=1)
         base = {"checkpoint": checkpoint_step, "batch_size": size, "batchnorm": batchnorm}
         rows.append({**base, "lr": np.nan, "batch": "fixed", "metric": "grad_norm", "value": norm})
         for i, lr in enumerate(grid):
