@@ -231,3 +231,14 @@ def test_the_schema_accepts_exactly_the_slurm_plugins_resource_names():
     names = set(schema["properties"]["resources"]["properties"])
     assert names >= SLURM_RESOURCES  # a profile written for the standard plugin validates
     assert names - SLURM_RESOURCES <= {"mem", "disk", "disk_mb"}  # Snakemake's own
+
+
+def test_schema_defaults_are_filled_in_one_place():
+    # code reads cfg[key] for every key with a schema default: a config that omits such keys,
+    # or a partial data section handed in by a test, gets the schema's values
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["claims"] = {}
+    lrconfig.validate_schema(cfg)
+    assert cfg["claims"]["split"] == "test" and cfg["claims"]["slope_tol"] == 0.05
+    data = lrconfig.with_defaults("data", {"name": "noisy_digits", "max_shift": 2})
+    assert data["max_shift"] == 2 and data["test_fraction"] == 0.25 and data["eval_copies"] == 1

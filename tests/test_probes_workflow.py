@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from lrtraj.analysis.probe_claims import probe_claims
+from lrtraj.config import with_defaults
 from lrtraj.metrics import read_provenance
 from lrtraj.probes import (
     ALIGNMENT_COLUMNS,
@@ -98,13 +99,13 @@ def test_probe_claims_are_measured_from_the_tables(run):
             "probe_interpolation": [str(probes / "fixed_batch/interpolation.parquet")],
             "probe_alignment": [str(probes / "alignment.parquet")],
         },
-        {},
+        with_defaults("claims", {}),
     )
     assert [r["claim"] for r in rows] == ["1a", "1b", "1c", "2", "5a", "5b"]
     verdicts = {"pass", "fail", "inconclusive"}
     assert all(r["verdict"] in verdicts and np.isfinite(r["effect"]) for r in rows)
     assert all(r["n"] == len(r["replicates"]) > 0 for r in rows)
-    assert {r["verdict"] for r in probe_claims({}, {})} == {"not built"}
+    assert {r["verdict"] for r in probe_claims({}, with_defaults("claims", {}))} == {"not built"}
 
 
 def test_probes_are_up_to_date_and_rerun_only_what_reads_a_key(run, probe_overlay, tmp_path):

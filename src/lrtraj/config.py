@@ -168,6 +168,16 @@ def _fill_defaults(cfg: Any, schema: Mapping[str, Any]) -> None:
             _fill_defaults(cfg[key], sub)
 
 
+def with_defaults(section: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``cfg``, one top-level section (e.g. ``data``), with the schema's defaults
+    filled: the same filling ``validate_schema`` does, for callers that hand a partial section
+    (tests, bench) to code that reads every key with a default as ``cfg[key]``."""
+    _, schema = _validator(str(SCHEMA_PATH))
+    out = copy.deepcopy(dict(cfg))
+    _fill_defaults(out, schema["properties"][section])
+    return out
+
+
 def check(cfg: Mapping[str, Any]) -> None:
     """Relations between keys; raise ``ConfigError`` listing every violation."""
     problems: list[str] = []
@@ -176,7 +186,7 @@ def check(cfg: Mapping[str, Any]) -> None:
     for b in trips["branch_steps"]:
         if b > steps:
             problems.append(f"sidetrips.branch_steps: {b} is after the burn-in's last step {steps}")
-    T, every = trips["steps"], trips.get("eval_every", 50)
+    T, every = trips["steps"], trips["eval_every"]
     from lrtraj.averaging import FAMILIES
 
     averaging = trips.get("averaging", {})

@@ -259,8 +259,9 @@ def fast_slow(df: pd.DataFrame) -> dict:
     )
 
 
-def _setting(settings: Mapping[str, Any], key: str, default: float) -> float:
-    return float(settings.get(key, default))
+def _setting(settings: Mapping[str, Any], key: str) -> float:
+    # ``settings`` is the validated ``claims`` section, which holds every key (schema defaults)
+    return float(settings[key])
 
 
 def scorecard(
@@ -271,7 +272,7 @@ def scorecard(
 ) -> pd.DataFrame:
     """All claims, tidy (module docstring). ``inputs`` maps a metrics kind to its Parquet files
     (absent: not built); ``fig10`` maps each other experiment of fig10 to its summary."""
-    split = settings.get("split", "test")
+    split = settings["split"]
     rows: list[dict] = []
     if probe_claims is not None:
         rows += probe_claims(inputs, settings)
@@ -284,7 +285,7 @@ def scorecard(
         rows.append(not_built("3", "fig5", "average ≈ schedule", "no side-trip summary"))
         rows.append(not_built("4", "fig1", "two-point beats constant lr", "no summary"))
     else:
-        fraction = _setting(settings, "equivalence_fraction", 0.5)
+        fraction = _setting(settings, "equivalence_fraction")
         rows += averaging_matches_schedule(summary, fraction, split)
         rows.append(two_point_beats_baseline(summary, split, str(settings.get("experiment"))))
     for letter, (exp, path) in zip("bcdefg", (fig10 or {}).items(), strict=False):
@@ -293,14 +294,14 @@ def scorecard(
             row = two_point_beats_baseline(other, split, exp)
             rows.append({**row, "claim": f"4{letter}", "figure": "fig10"})
     twins = load_tables(inputs.get("twin_distances"))
-    drop, change = _setting(settings, "drop_min", 0.05), _setting(settings, "change_max", 0.5)
+    drop, change = _setting(settings, "drop_min"), _setting(settings, "change_max")
     rows += (
         twins_distance(twins, drop, change)
         if twins is not None
         else [not_built("6", "fig8", "twin distance decreases and saturates", "no twins")]
     )
     lem = load_tables(inputs.get("lemma1"))
-    slope_tol, rel_tol = _setting(settings, "slope_tol", 0.05), _setting(settings, "rel_tol", 0.02)
+    slope_tol, rel_tol = _setting(settings, "slope_tol"), _setting(settings, "rel_tol")
     rows += (
         lemma1(lem, slope_tol, rel_tol)
         if lem is not None

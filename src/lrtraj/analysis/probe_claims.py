@@ -33,7 +33,7 @@ def one_step_claims(
     lr the held-out batch's loss rises above its loss before the step; 1c the held-out
     batch's best improvement is a small fraction of the training batch's."""
     step, trained = final_train_loss(burn_in)
-    frac = float(settings.get("late_fraction", 0.75))
+    frac = float(settings["late_fraction"])
     late = _late(sweeps, step, frac)
     if late.empty:
         return [not_built("1", "fig2", "one step", f"no sweep at or after {frac:g} × {step}")]
@@ -77,7 +77,7 @@ def one_step_claims(
             "sweep curve",
             {label[k]: gain_ratio[k] for k in fx.index},
             "<",
-            float(settings.get("heldout_gain_max", 0.5)),
+            float(settings["heldout_gain_max"]),
         ),
     ]
 
@@ -118,7 +118,7 @@ def alignment_claims(align: pd.DataFrame, settings: Mapping[str, Any]) -> list[d
             "data seed",
             (mean["cos_to_start"] - mean["cos_independent"]).to_dict(),
             ">",
-            float(settings.get("cone_margin", 0.2)),
+            float(settings["cone_margin"]),
         ),
         claim_row(
             "5b",
@@ -131,7 +131,7 @@ def alignment_claims(align: pd.DataFrame, settings: Mapping[str, Any]) -> list[d
                 for s, t, v in zip(ind["data_seed"], ind["step"], ind["value"], strict=True)
             },
             "≈",
-            float(settings.get("independent_max", 0.1)),
+            float(settings["independent_max"]),
         ),
     ]
 
@@ -148,7 +148,7 @@ def probe_claims(inputs: Mapping[str, list[str]], settings: Mapping[str, Any]) -
         rows += one_step_claims(sweeps, burn_in, settings)
     interp = load_tables(inputs.get("probe_interpolation"))
     rows.append(
-        barrier_claim(interp, float(settings.get("barrier_max", 0.01)))
+        barrier_claim(interp, float(settings["barrier_max"]))
         if interp is not None
         else not_built("2", "fig3", "no barrier between endpoints", "no probe")
     )

@@ -19,6 +19,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lrtraj.config import with_defaults
 from lrtraj.data.core import (
     Augment,
     Batch,
@@ -97,13 +98,11 @@ def _known(cfg: Mapping[str, Any]) -> str:
 def eval_split_sizes(cfg: Mapping[str, Any]) -> dict[str, int]:
     """Images in each evaluation split of the dataset ``cfg`` (the ``data`` section) describes,
     counted without loading the images: what one evaluation of a model forwards."""
-    name = _known(cfg)
+    name, cfg = _known(cfg), with_defaults("data", cfg)
     if name == "noisy_digits":  # the labels alone fix the stratified split
         _, labels = _load_sklearn_digits()
-        train, test = stratified_split(
-            labels, float(cfg.get("test_fraction", 0.25)), int(cfg.get("split_seed", 0))
-        )
-        copies = int(cfg.get("eval_copies", 1))
+        train, test = stratified_split(labels, float(cfg["test_fraction"]), int(cfg["split_seed"]))
+        copies = int(cfg["eval_copies"])
         return {"train": len(train) * copies, "test": len(test) * copies, "test_clean": len(test)}
     n_train, n_test = SPLIT_SIZES[name]
     return {"train": min(int(cfg.get("train_eval_size", 10_000)), n_train), "test": n_test}
@@ -111,10 +110,10 @@ def eval_split_sizes(cfg: Mapping[str, Any]) -> dict[str, int]:
 
 def image_size(cfg: Mapping[str, Any]) -> int:
     """Side in pixels of the (square) images a model of dataset ``cfg`` sees."""
-    name = _known(cfg)
+    name, cfg = _known(cfg), with_defaults("data", cfg)
     if name == "imagenet":
         return int(cfg.get("image_size", 224))
-    pool = int(cfg.get("pool", 1)) if name != "noisy_digits" else 1
+    pool = int(cfg["pool"]) if name != "noisy_digits" else 1
     return IMAGE_SIZES[name] // pool
 
 
@@ -126,4 +125,4 @@ def load_dataset(cfg: Mapping[str, Any]) -> Dataset:
         raise ValueError(
             f"data.name: unknown dataset {cfg.get('name')!r}; known: {sorted(DATASETS)}"
         ) from None
-    return factory(cfg)
+    return factory(with_defaults("data", cfg))

@@ -59,14 +59,12 @@ def noisy_digits(cfg: Mapping[str, Any]) -> TensorDataset:
     x = torch.from_numpy(images)[:, None] / 16.0
     y = torch.from_numpy(target)
     train_idx, test_idx = stratified_split(
-        target, float(cfg.get("test_fraction", 0.25)), int(cfg.get("split_seed", 0))
+        target, float(cfg["test_fraction"]), int(cfg["split_seed"])
     )
     train_x, test_x = _standardize(x[train_idx], x[test_idx])
     train_y, test_y = y[train_idx], y[test_idx]
-    augment = Augment(
-        max_shift=int(cfg.get("max_shift", 1)), noise_sigma=float(cfg.get("noise_sigma", 1.0))
-    )
-    seed, copies = int(cfg.get("eval_noise_seed", 12345)), int(cfg.get("eval_copies", 1))
+    augment = Augment(max_shift=int(cfg["max_shift"]), noise_sigma=float(cfg["noise_sigma"]))
+    seed, copies = int(cfg["eval_noise_seed"]), int(cfg["eval_copies"])
     eval_sets = {
         "train": _noisy_copies(train_x, train_y, augment, seed, copies),
         "test": _noisy_copies(test_x, test_y, augment, seed + 1, copies),

@@ -34,16 +34,16 @@ def _image_tensors(
     def to_float(images: Tensor) -> Tensor:
         x = images.float() / 255.0
         x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        pool = int(cfg.get("pool", 1))
+        pool = int(cfg["pool"])
         return torch.nn.functional.avg_pool2d(x, pool) if pool > 1 else x
 
     train_x, test_x = _standardize(to_float(train[0]), to_float(test[0]))
     train_y, test_y = train[1].long(), test[1].long()
     n_eval = min(int(cfg.get("train_eval_size", 10_000)), len(train_y))
     eval_idx = torch.from_numpy(
-        np.random.default_rng(int(cfg.get("split_seed", 0))).permutation(len(train_y))[:n_eval]
+        np.random.default_rng(int(cfg["split_seed"])).permutation(len(train_y))[:n_eval]
     )
-    augment = Augment(max_shift=int(cfg.get("crop_padding", 0)), flip=bool(cfg.get("flip", False)))
+    augment = Augment(max_shift=int(cfg["crop_padding"]), flip=bool(cfg["flip"]))
     eval_sets = {"train": (train_x[eval_idx], train_y[eval_idx]), "test": (test_x, test_y)}
     num_classes = int(torch.cat([train_y, test_y]).max()) + 1
     return TensorDataset(name, train_x, train_y, eval_sets, augment, num_classes)

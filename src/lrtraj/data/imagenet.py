@@ -148,12 +148,12 @@ def imagenet(cfg: Mapping[str, Any]) -> FolderDataset:
     train = datasets.ImageFolder(str(root / "train"))
     train_eval = datasets.ImageFolder(str(root / "train"), transform=eval_tf)
     n_eval = min(int(cfg.get("train_eval_size", 10_000)), len(train_eval))
-    eval_idx = np.random.default_rng(int(cfg.get("split_seed", 0))).permutation(len(train_eval))
+    eval_idx = np.random.default_rng(int(cfg["split_seed"])).permutation(len(train_eval))
     eval_folders = {
         "train": torch.utils.data.Subset(train_eval, eval_idx[:n_eval].tolist()),
         "test": datasets.ImageFolder(str(root / "val"), transform=eval_tf),
     }
-    workers = loader_workers(int(cfg.get("num_workers", 8)))
+    workers = loader_workers(int(cfg["num_workers"]))
     return FolderDataset("imagenet", train, eval_folders, train_tf, workers)
 
 

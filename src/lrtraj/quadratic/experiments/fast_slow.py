@@ -188,7 +188,7 @@ def _stationary_frames(
 
 def config_problems(cfg: Mapping[str, Any]) -> list[str]:
     """Stability of the largest lr in the stiffest direction (per-sample curvature included)."""
-    cv2 = cfg.get("curvature_cv", 0.0) ** 2 / cfg["batch_size"]
+    cv2 = cfg["curvature_cv"] ** 2 / cfg["batch_size"]
     if max(cfg["lrs"]) * max(cfg["a_fast"], cfg["a_slow"]) * (1 + cv2) >= 2:
         return ["quadratic.fast_slow.lrs: lr * a * (1 + cv^2/B) must be < 2 (stability)"]
     return []

@@ -113,7 +113,7 @@ def _slope_frames(
 def config_problems(cfg: Mapping[str, Any]) -> list[str]:
     """Stability at the largest lr, and enough small lrs for the slope fit."""
     out = []
-    cv2 = cfg.get("curvature_cv", 0.0) ** 2 / cfg["batch_size"]
+    cv2 = cfg["curvature_cv"] ** 2 / cfg["batch_size"]
     if max(cfg["lrs"]) * (1 + cv2) >= 2:
         out.append("quadratic.lemma1.lrs: lr * (1 + cv^2/B) must be < 2 (stability, A = I)")
     if sum(lr <= cfg["fit_max_lr"] for lr in cfg["lrs"]) < 2:
