@@ -261,6 +261,59 @@ def sample_gaussian(
     return rng.standard_normal((*shape, root.shape[0])) @ root.T
 
 
+class _Recorder:
+    """What ``simulate`` collects after every step: observations at the recorded steps, the
+    per-step observations, and the kernel averages ``sum_t kernels[k, t] w_t`` (online, so the
+    iterates are never stored)."""
+
+    def __init__(
+        self,
+        steps: int,
+        shape: tuple[int, int, int],
+        kernels: np.ndarray | None,
+        record_steps: Sequence[int] | np.ndarray | None,
+        observe: Observer | None,
+        per_step: Observer | None,
+    ) -> None:
+        runs, chains, d = shape
+        self.observe, self.per_step_fn = observe, per_step
+        self.record = np.zeros(steps + 1, dtype=bool)
+        if record_steps is not None and observe is not None:
+            rs = np.asarray(record_steps, dtype=np.int64)
+            if rs.min() < 0 or rs.max() > steps:
+                raise ValueError(f"record_steps must lie in [0, {steps}]")
+            self.record[rs] = True
+        self.observed: list[np.ndarray] = []
+        self.per: list[np.ndarray] = []
+        self.kernels = self.kern_avg = None
+        self.nz_cols: list[np.ndarray] = []
+        if kernels is not None:
+            k = np.atleast_2d(np.asarray(kernels, dtype=np.float64))
+            if k.shape[1] != steps + 1:
+                raise ValueError(f"kernels need {steps + 1} weights (w_0..w_T), got {k.shape}")
+            self.kernels = k
+            self.kern_avg = np.zeros((runs, k.shape[0], chains, d))
+            self.nz_cols = [np.flatnonzero(k[:, t]) for t in range(steps + 1)]
+
+    def after_step(self, t: int, state: np.ndarray) -> None:
+        if self.kern_avg is not None and self.nz_cols[t].size:
+            idx = self.nz_cols[t]
+            self.kern_avg[:, idx] += self.kernels[idx, t][None, :, None, None] * state[:, None, 0]
+        if self.record[t]:
+            self.observed.append(np.array(self.observe(state)))
+        if self.per_step_fn is not None:
+            self.per.append(np.array(self.per_step_fn(state)))
+
+    def result(self, state: np.ndarray) -> Simulation:
+        return Simulation(
+            recorded_steps=np.flatnonzero(self.record),
+            observed=np.stack(self.observed) if self.observed else None,
+            per_step=np.stack(self.per) if self.per else None,
+            final=state,
+            kernel_averages=self.kern_avg,
+        )
+
+
 def simulate(
     model: Model,
     lr: float | Sequence[float] | np.ndarray,
@@ -286,75 +339,54 @@ def simulate(
     lrs = lr_matrix(lr, steps)
     runs, d = lrs.shape[0], model.dim
     betas = np.asarray(list(ema_betas), dtype=np.float64)
-    tracks = 1 + betas.size
-    state = np.empty((runs, tracks, chains, d))
+    state = np.empty((runs, 1 + betas.size, chains, d))
     state[:] = np.broadcast_to(np.asarray(w0, dtype=np.float64), (runs, chains, d))[:, None]
-    w = state[:, 0]  # view: updating w updates the state
-
-    diag = _is_diagonal(model.A)
-    a = np.diag(model.A).copy()
-    record = np.zeros(steps + 1, dtype=bool)
-    if record_steps is not None and observe is not None:
-        rs = np.asarray(record_steps, dtype=np.int64)
-        if rs.min() < 0 or rs.max() > steps:
-            raise ValueError(f"record_steps must lie in [0, {steps}]")
-        record[rs] = True
-    observed: list[np.ndarray] = []
-    per: list[np.ndarray] = []
-
-    kern_avg = None
-    nz_cols: list[np.ndarray] = []
-    if kernels is not None:
-        kernels = np.atleast_2d(np.asarray(kernels, dtype=np.float64))
-        if kernels.shape[1] != steps + 1:
-            raise ValueError(f"kernels need {steps + 1} weights (w_0..w_T), got {kernels.shape}")
-        kern_avg = np.zeros((runs, kernels.shape[0], chains, d))
-        nz_cols = [np.flatnonzero(kernels[:, t]) for t in range(steps + 1)]
-
-    def after_step(t: int) -> None:
-        if kern_avg is not None and nz_cols[t].size:
-            idx = nz_cols[t]
-            kern_avg[:, idx] += kernels[idx, t][None, :, None, None] * w[:, None]
-        if record[t]:
-            observed.append(np.array(observe(state)))
-        if per_step is not None:
-            per.append(np.array(per_step(state)))
-
-    after_step(0)
+    recorder = _Recorder(steps, (runs, chains, d), kernels, record_steps, observe, per_step)
+    recorder.after_step(0, state)
     streams = _Streams.from_seed(seed)
     per_sample_cost = chains * d * (model.batch_size if _explicit(model) else 1)
     chunk = max(1, min(steps, _CHUNK_ELEMENTS // max(1, per_sample_cost)))
-    ema_scale = (1.0 - betas)[None, :, None, None]
-    ema_keep = betas[None, :, None, None]
+    a = np.diag(model.A).copy() if _is_diagonal(model.A) else None  # elementwise when diagonal
     t = 0
     while t < steps:
         n = min(chunk, steps - t)
         gbar, xi = model.draw(streams, n, chains)
         for j in range(n):
-            lr_t = lrs[:, t][:, None, None]
-            grad = w * a if diag else w @ model.A
-            if gbar is not None:
-                grad *= gbar[j][None, :, None]
-            grad -= xi[j]
-            grad *= lr_t
-            w -= grad
+            _sgd_step(model.A, a, state[:, 0], lrs[:, t], None if gbar is None else gbar[j], xi[j])
             t += 1
-            if tracks > 1:
-                if t > ema_start:
-                    state[:, 1:] *= ema_keep
-                    state[:, 1:] += ema_scale * w[:, None]
-                else:
-                    state[:, 1:] = w[:, None]
-            after_step(t)
+            _ema_step(state, betas, ema_start, t)
+            recorder.after_step(t, state)
+    return recorder.result(state)
 
-    rec_steps = np.flatnonzero(record)
-    return Simulation(
-        recorded_steps=rec_steps,
-        observed=np.stack(observed) if observed else None,
-        per_step=np.stack(per) if per else None,
-        final=state,
-        kernel_averages=kern_avg,
-    )
+
+def _sgd_step(
+    A: np.ndarray,
+    a: np.ndarray | None,
+    w: np.ndarray,
+    lr: np.ndarray,
+    gbar: np.ndarray | None,
+    xi: np.ndarray,
+) -> None:
+    """``w <- w - lr (gbar A w - xi)`` in place, ``w`` of shape ``(runs, chains, d)``; ``a``: the
+    diagonal of ``A`` when ``A`` is diagonal."""
+    grad = w * a if a is not None else w @ A
+    if gbar is not None:
+        grad *= gbar[None, :, None]
+    grad -= xi
+    grad *= lr[:, None, None]
+    w -= grad
+
+
+def _ema_step(state: np.ndarray, betas: np.ndarray, ema_start: int, t: int) -> None:
+    """EMA tracks after step ``t``: ``v = beta v + (1 - beta) w`` past ``ema_start``, else ``w``."""
+    if betas.size == 0:
+        return
+    w = state[:, 0]
+    if t > ema_start:
+        state[:, 1:] *= betas[None, :, None, None]
+        state[:, 1:] += (1.0 - betas)[None, :, None, None] * w[:, None]
+    else:
+        state[:, 1:] = w[:, None]
 
 
 def _explicit(model: Model) -> bool:
