@@ -95,7 +95,7 @@ rule fig2:
     params:
         code=code_of("probe_figure.py"),
         figure="fig2",
-        fig2=PROBE_CFG["fig2"],
+        settings=PROBE_CFG["fig2"],
     script:
         "../scripts/probe_figure.py"
 
@@ -173,7 +173,7 @@ rule fig3:
 
 rule fig7:
     input:
-        rules.probe_alignment.output,
+        alignment=rules.probe_alignment.output[0],
     output:
         pdf=report(
             f"{FIGURES}/fig7.pdf",

@@ -1,6 +1,5 @@
-"""Probe figures: one-step sweeps (fig2, fig12, fig13), fixed-batch GD side-trips with
-interpolation (fig3), gradient alignment along side-trips (fig7). Every number in a caption is
-computed here from the probe Parquet (``lrtraj.probes`` documents the schemas)."""
+"""One-step sweeps: loss after one gradient step vs its learning rate (fig2 at one checkpoint,
+fig12 at every checkpoint and batch size, fig13 the best step per curve)."""
 
 from __future__ import annotations
 
@@ -12,26 +11,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from lrtraj.analysis.probes import (
-    barriers,
-    final_train_loss,
-    load_sweeps,
-    sweep_summary,
-    train_loss_at,
-)
+from lrtraj.analysis.probes import final_train_loss, load_sweeps, sweep_summary, train_loss_at
 from lrtraj.metrics import read_parquet
+from lrtraj.plots.probes.common import BATCH_SHORT, BATCH_STYLE, BN_TEXT
 from lrtraj.plots.style import PALETTE, apply_style, save_figure
 
-BATCH_STYLE = {
-    "fixed": {"color": PALETTE[0], "marker": "o", "label": "training batch (the step's own)"},
-    "heldout": {"color": PALETTE[1], "marker": "s", "label": "held-out batch"},
-}
-BATCH_SHORT = {"fixed": "training batch", "heldout": "held-out batch"}
 OFFSCALE_FACTOR = 4.0  # y-axis top: this many times the largest loss before the step
-BN_TEXT = {
-    "train": "BatchNorm batch statistics",
-    "eval": "BatchNorm running statistics (eval mode)",
-}
 
 
 def _value_at(curve: pd.DataFrame, lr: float) -> tuple[float, float]:
@@ -272,151 +257,3 @@ def _smaller_is_lower(fx: pd.DataFrame) -> bool:
     """Whether, at every checkpoint, the best loss increases with the batch size."""
     table = fx.pivot_table(index="checkpoint", columns="batch_size", values="best")
     return bool((table.diff(axis=1).iloc[:, 1:] > 0).all().all())
-
-
-# ------------------------------------------------------------------------------------ fig3
-def fig3(
-    trajectories_path: str | Path,
-    interpolation_path: str | Path,
-    out_pdf: str | Path,
-    *,
-    provenance: Mapping[str, Any],
-) -> tuple[str, pd.DataFrame]:
-    """GD side-trips on one batch from several checkpoints, and the interpolations between
-    their ends and back to their branch points."""
-    apply_style()
-    traj = read_parquet(trajectories_path)
-    interp = read_parquet(interpolation_path)
-    traj_loss = traj[traj["metric"] == "loss"]
-    branches = sorted(traj_loss["branch_step"].unique())
-    colors = dict(zip(branches, PALETTE, strict=False))
-    fig, axes = plt.subplots(3, 2, figsize=(10, 10.5), constrained_layout=True)
-    for ax, batch in zip(axes[0], ("fixed", "heldout"), strict=True):
-        for b in branches:
-            c = traj_loss[(traj_loss["branch_step"] == b) & (traj_loss["batch"] == batch)]
-            ax.plot(c["step"], c["value"], color=colors[b], label=f"from step {b}")
-        ax.set_yscale("log" if batch == "fixed" else "linear")
-        ax.set_xlabel("GD steps on the training batch")
-        ax.set_ylabel(f"loss on the {BATCH_SHORT[batch]}")
-        ax.set_title(f"GD side-trips: {BATCH_SHORT[batch]}")
-    axes[0][0].legend(fontsize="small")
-    il = interp[interp["metric"] == "loss"]
-    bar_all = barriers(interp)
-    path_colors = dict(zip(il["path"].unique(), PALETTE, strict=False))
-    for row, batch in ((1, "fixed"), (2, "heldout")):
-        for ax, kind, title in (
-            (axes[row][0], "endpoints", "between side-trip ends"),
-            (axes[row][1], "to_branch", "side-trip end to its branch point"),
-        ):
-            sub = il[(il["kind"] == kind) & (il["batch"] == batch)]
-            for path, grp in sub.groupby("path", sort=False):
-                c = grp.sort_values("alpha")
-                label = path.replace("--", " → ")
-                ax.plot(c["alpha"], c["value"], marker=".", color=path_colors[path], label=label)
-            if batch == "fixed":
-                ax.set_yscale("log")
-            bar = bar_all[(bar_all["kind"] == kind) & (bar_all["batch"] == batch)]
-            ax.set_xlabel("α: weights (1 − α)·start + α·end")
-            ax.set_ylabel(f"loss on the {BATCH_SHORT[batch]}")
-            ax.set_title(
-                f"Interpolation {title}\nlargest barrier {bar['barrier'].max():.2g} "
-                f"({100 * bar['relative_barrier'].max():.2g}% of the loss scale)",
-                fontsize="medium",
-            )
-            ax.legend(fontsize="x-small")
-    bar = bar_all
-    gd_lr = float(traj["gd_lr"].iloc[0])
-    steps = int(traj["step"].max())
-    size = int(traj["batch_size"].iloc[0])
-
-    def per_branch(step: int, batch: str, fmt: str) -> str:
-        c = traj_loss[(traj_loss["step"] == step) & (traj_loss["batch"] == batch)]
-        return ", ".join(format(v, fmt) for v in c.sort_values("branch_step")["value"])
-
-    def worst(kind: str, batch: str) -> str:
-        s = bar[(bar["kind"] == kind) & (bar["batch"] == batch)]
-        return f"{s['barrier'].max():.2g} ({100 * s['relative_barrier'].max():.2g}%)"
-
-    caption = (
-        f"Plain gradient descent (lr {gd_lr:g}, no momentum, {steps} steps) on one fixed "
-        f"training batch of {size}, branched from steps {', '.join(map(str, branches))} of the "
-        f"main trajectory (top row). Training-batch loss at the branch points "
-        f"{per_branch(0, 'fixed', '.3f')} -> after GD {per_branch(steps, 'fixed', '.2g')}; "
-        f"held-out batch {per_branch(0, 'heldout', '.3f')} -> "
-        f"{per_branch(steps, 'heldout', '.3f')}. Middle (training batch, log scale) and bottom "
-        f"(held-out batch): linear interpolation ({interp['alpha'].nunique()} points) between the "
-        f"side-trips' ends and from each end back to its branch point, on both batches. Losses use "
-        f"BatchNorm batch statistics, recomputed at every interpolated point from the batch "
-        f"itself: that is the function GD on the batch minimises, and no running statistics that "
-        f"belong to neither end enter. Barrier = max along the path − max of its two ends (in "
-        f"brackets: relative to the largest loss at any path end on that batch). Largest barrier "
-        f"between ends: training batch {worst('endpoints', 'fixed')}, held-out "
-        f"{worst('endpoints', 'heldout')}; end to branch point: training batch "
-        f"{worst('to_branch', 'fixed')}, held-out {worst('to_branch', 'heldout')}."
-    )
-    save_figure(fig, out_pdf, caption, provenance)
-    return caption, bar
-
-
-# ------------------------------------------------------------------------------------ fig7
-def fig7(path: str | Path, out_pdf: str | Path, *, provenance: Mapping[str, Any]) -> str:
-    """Cosines and norm ratio of a fixed batch's gradient along two side-trips."""
-    apply_style()
-    df = read_parquet(path)
-    branch = int(df["branch_step"].iloc[0])
-    df = df.assign(t=df["step"] - branch)
-    seeds = sorted(df["data_seed"].unique())
-    fig, (ax, ax_n) = plt.subplots(1, 2, figsize=(10.5, 4.0))
-    seed_colors = dict(zip(seeds, (PALETTE[0], PALETTE[5]), strict=False))
-    for seed in seeds:
-        s = df[df["data_seed"] == seed]
-        to_start = s[s["metric"] == "cos_to_start"]
-        ax.plot(
-            to_start["t"],
-            to_start["value"],
-            color=seed_colors[seed],
-            label=f"fixed batch, step t vs start (seed {seed})",
-        )
-        ratio = s[s["metric"] == "norm_ratio"]
-        ax_n.plot(ratio["t"], ratio["value"], color=seed_colors[seed], label=f"seed {seed}")
-    par = df[df["metric"] == "cos_parallel"]
-    ax.plot(
-        par["t"],
-        par["value"],
-        color=PALETTE[2],
-        linewidth=2,
-        label="fixed batch, parallel points of the two trajectories",
-    )
-    ind = df[(df["metric"] == "cos_independent") & (df["data_seed"] == seeds[0])]
-    ax.plot(ind["t"], ind["value"], color=PALETTE[4], marker=".", label="two independent batches")
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylim(-0.3, 1.02)
-    ax.set_xlabel("side-trip step t")
-    ax.set_ylabel("cosine between gradients")
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
-    ax_n.axhline(1, color="black", linewidth=0.8)
-    ax_n.set_xlabel("side-trip step t")
-    ax_n.set_ylabel("|g_t| / |g_0| of the fixed batch")
-    ax_n.legend(fontsize="small")
-
-    first = df[(df["data_seed"] == seeds[0]) & (df["metric"] == "cos_to_start")].set_index("t")
-    ts = [t for t in (10, 100, 200, int(df["t"].max())) if t in first.index]
-    along = ", ".join(f"{first.loc[t, 'value']:.2f} at t={t}" for t in ts)
-    ratio = df[df["metric"] == "norm_ratio"]["value"]
-    cos_all = df[df["metric"] == "cos_to_start"]["value"]
-    ind_all = df[df["metric"] == "cos_independent"]["value"]
-    last_par = par.loc[par["t"].idxmax()]
-    caption = (
-        f"Two side-trips from step {branch} (constant lr, momentum state of the branch point) on "
-        f"batch streams {seeds[0]} and {seeds[1]}, measuring the gradient of one fixed training "
-        f"batch (BatchNorm batch statistics). Cosine to its gradient at the start, seed "
-        f"{seeds[0]}: {along}; lowest "
-        f"over both trajectories {cos_all.min():.2f}. Parallel points of the two trajectories: "
-        f"{last_par['value']:.2f} at t={int(last_par['t'])} "
-        f"(min {par['value'].min():.2f}). Norm ratio |g_t|/|g_0| within "
-        f"{ratio.min():.2f}-{ratio.max():.2f}. Two independent batches: mean cosine "
-        f"{ind_all.mean():.3f} (range {ind_all.min():.2f} to {ind_all.max():.2f}), i.e. nearly "
-        f"orthogonal."
-    )
-    save_figure(fig, out_pdf, caption, provenance)
-    return caption
