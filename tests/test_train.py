@@ -279,7 +279,7 @@ def test_twin_snapshots_survive_a_resume(tmp_path, monkeypatch):
 
 def test_a_diverged_burn_in_keeps_its_metrics_and_says_where(tmp_path):
     from lrtraj.divergence import burn_in_failures
-    from lrtraj.metrics import read_parquet
+    from lrtraj.metrics import read_diverged, read_parquet
 
     with pytest.raises(RuntimeError) as err:
         burn_in(tmp_path, steps=40, lr=1e4, every=10)
@@ -290,20 +290,25 @@ def test_a_diverged_burn_in_keeps_its_metrics_and_says_where(tmp_path):
     df = read_parquet(kept)
     losses = df[df.split == "train_batch"].sort_values("step")["value"].to_numpy()
     assert not np.isfinite(losses[-1]) and np.isfinite(losses[0])
+    assert df["diverged"].all()
+    [record] = read_diverged(kept)
+    assert record["phase"] == "burn_in" and f"not finite at step {record['step']} " in message
     assert not (tmp_path / "final.pt").exists()
     log = tmp_path / "burn_in.log"  # the rule log ends with the traceback's last line
     log.write_text(f"started\nTraceback ...\nRuntimeError: {message}\n")
     assert burn_in_failures([log, tmp_path / "none.log"]) == [f"{message} (log: {log})"]
 
 
-def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
-    from lrtraj.analysis.sidetrips import summarize
-    from lrtraj.divergence import diverged_runs
+@pytest.fixture(scope="module")
+def two_sidetrips(tmp_path_factory):
+    """A diverged side-trip (constant, lr 1e4) and a healthy one (ema_schedule, lr 0.1) from one
+    burn-in, each written as its rule writes it (metrics Parquet, provenance naming the branch)."""
     from lrtraj.metrics import write_parquet
-    from lrtraj.plots.sidetrips import fig5
-    from lrtraj.plots.tables import write_sidetrip_summary
+    from lrtraj.provenance import sha256_file
 
-    burn_in(tmp_path, steps=20, every=10)
+    tmp = tmp_path_factory.mktemp("two_sidetrips")
+    burn_in(tmp, steps=20, every=10)
+    branch = tmp / "final.pt"
     paths = []
     for method, lr in (("constant", 1e4), ("ema_schedule", 0.1)):
         trip = SideTrip(
@@ -315,10 +320,20 @@ def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
             eval_every=10,
             averaging={"ema": {"beta": 0.9}},
         )
-        branch = tmp_path / "final.pt"
         df = run_sidetrip(trip, branch_checkpoint=branch, training=RUN, batch_size=16)
-        paths.append(tmp_path / f"{method}.parquet")
-        write_parquet(df, paths[-1], {})
+        paths.append(tmp / f"{method}.parquet")
+        prov = {"rule": "sidetrip", "inputs": {str(branch): sha256_file(branch)}}
+        write_parquet(df, paths[-1], prov)
+    return paths
+
+
+def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path, two_sidetrips):
+    from lrtraj.analysis.sidetrips import summarize
+    from lrtraj.divergence import diverged_runs
+    from lrtraj.plots.sidetrips import fig5
+    from lrtraj.plots.tables import write_sidetrip_summary
+
+    paths = two_sidetrips
     [run] = diverged_runs([*paths, tmp_path / "not_built.parquet"])
     assert (run.method, run.branch_step, run.data_seed) == ("constant", 20, 3)
     assert 20 < run.step <= 40 and "sidetrips.lr" in run.line()
@@ -329,6 +344,51 @@ def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path):
     caption = json.loads((tmp_path / "fig5.json").read_text())["caption"]
     assert "1 run(s) diverged (training loss not finite" in caption
     assert f"constant (seed 3) at step {run.step}" in caption and "nan" not in caption
+
+
+def test_a_diverged_runs_rows_and_metadata_are_marked_a_healthy_ones_not(two_sidetrips):
+    from lrtraj.metrics import TRAINING_COLUMNS, read_diverged, read_parquet
+
+    diverged, healthy = (read_parquet(p) for p in two_sidetrips)
+    assert list(diverged.columns) == list(TRAINING_COLUMNS)
+    assert diverged["diverged"].dtype == bool and diverged["diverged"].all()
+    assert set(diverged["method"]) == {"constant", "ema"}  # the average's rows too
+    assert not healthy["diverged"].any() and np.isfinite(healthy["value"].dropna()).all()
+    batch = diverged[diverged.split == "train_batch"]
+    first_bad = int(batch.loc[~np.isfinite(batch["value"]), "step"].min())
+    [record] = read_diverged(two_sidetrips[0])
+    assert record == {
+        "phase": "sidetrip",
+        "method": "constant",
+        "branch_step": 20,
+        "data_seed": 3,
+        "step": first_bad,
+    }
+    assert read_diverged(two_sidetrips[1]) == []
+
+
+def test_audit_names_the_diverged_run_among_a_figures_inputs(tmp_path, two_sidetrips, capsys):
+    from lrtraj.audit import audit
+    from lrtraj.cli import main
+    from lrtraj.metrics import read_diverged
+    from lrtraj.plots.sidetrips import fig5
+    from lrtraj.provenance import sha256_file
+
+    paths = two_sidetrips
+    prov = {"rule": "fig5", "inputs": {str(p): sha256_file(p) for p in paths}}
+    fig5(paths, tmp_path / "fig5.pdf", split="test", families=["ema"], provenance=prov)
+    [step] = [run["step"] for run in read_diverged(paths[0])]
+    [run] = audit(tmp_path / "fig5.pdf").divergences()
+    assert (run.method, run.branch_step, run.data_seed, run.step) == ("constant", 20, 3, step)
+    assert run.path == str(paths[0])
+    assert main(["audit", str(tmp_path / "fig5.pdf")]) == 0  # news, not a provenance fault
+    out = capsys.readouterr().out
+    assert "1 diverged run(s) among its inputs:" in out and run.line() in out
+    [line] = [ln for ln in out.splitlines() if str(paths[0]) in ln and "[ok]" in ln]
+    assert f"diverged: constant (seed 3) at step {step}" in line
+    assert not any("diverged" in ln for ln in out.splitlines() if str(paths[1]) in ln)
+    assert main(["audit", str(tmp_path / "fig5.pdf"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["diverged"] == [run.line()]
 
 
 def test_a_stopped_run_logs_its_step_and_where_it_resumes_from(tmp_path, monkeypatch, caplog):

@@ -7,7 +7,9 @@ with the sha256 they had when the artifact was built; the audit re-hashes them n
 each input's own record, so a figure is traced to the burn-in checkpoints and config it came
 from, and any input missing or changed since is named. An artifact whose rule ran package code
 that differs now (the digests of its ``code`` param, ``lrtraj.codehash``) is ``stale``: named
-with the modules that changed and the commit it was built at.
+with the modules that changed and the commit it was built at. A training run's metrics file
+that records diverged runs (``metrics.read_diverged``) names them on its line;
+``Node.divergences`` lists those among all of an artifact's inputs (news, not a problem).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lrtraj import codehash
-from lrtraj.metrics import read_provenance
+from lrtraj.divergence import Diverged
+from lrtraj.metrics import read_diverged, read_provenance
 from lrtraj.provenance import sha256_file
 
 SIDECAR_SUFFIX = ".prov.json"
@@ -54,7 +57,15 @@ class Node:
     params_sha256: str | None = None
     finished: str | None = None
     stale_modules: list[str] = field(default_factory=list)
+    # runs in this metrics file that diverged (``metrics.divergences`` records)
+    diverged: list[dict[str, Any]] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
+
+    def divergences(self) -> list[Diverged]:
+        """The diverged runs in this artifact and its inputs, each once, in tree order."""
+        own = [Diverged.of(run, self.path) for run in self.diverged]
+        found = own + [d for child in self.children for d in child.divergences()]
+        return list(dict.fromkeys(found))
 
     def problems(self) -> list[str]:
         bad = ("missing", "changed", "unreadable")
@@ -111,6 +122,8 @@ def audit(path: str | Path, root: str | Path = ".", expected_sha256: str | None 
         params_sha256=record.get("params_sha256"),
         finished=record.get("finished"),
     )
+    if full.suffix == ".parquet":
+        node.diverged = read_diverged(full) or []
     code = (record.get("params") or {}).get("code")
     if isinstance(code, dict) and code:
         node.stale_modules = codehash.changed(code)
@@ -127,6 +140,8 @@ def render(node: Node, prefix: str = "", last: bool = True, top: bool = True) ->
     info = f"[{node.status}]"
     if node.rule:
         info += f" rule {node.rule} @ {commit}, params {str(node.params_sha256)[:12]}"
+    if node.diverged:
+        info += " diverged: " + ", ".join(Diverged.of(run).short() for run in node.diverged)
     branch = "" if top else ("└── " if last else "├── ")
     lines = [f"{prefix}{branch}{node.path}  {info}"]
     child_prefix = prefix + ("" if top else ("    " if last else "│   "))

@@ -50,6 +50,8 @@ def _audit(artifact: Path, root: Path, as_json: bool) -> int:
 
     tree = audit(artifact, root)
     problems = tree.problems()
+    # news, not a provenance problem: the exit status does not change
+    diverged = [run.line() for run in tree.divergences()]
     if as_json:
         print(
             json.dumps(
@@ -57,6 +59,7 @@ def _audit(artifact: Path, root: Path, as_json: bool) -> int:
                     "artifact": str(artifact),
                     "ok": not problems,
                     "problems": problems,
+                    "diverged": diverged,
                     "tree": tree.to_dict(),
                 },
                 indent=2,
@@ -64,6 +67,9 @@ def _audit(artifact: Path, root: Path, as_json: bool) -> int:
         )
     else:
         print("\n".join(render(tree)))
+        if diverged:
+            print(f"{len(diverged)} diverged run(s) among its inputs:")
+            print("\n".join(diverged))
         for problem in problems:
             print(f"lrtraj audit: {problem}", file=sys.stderr)
         if tree.status == "no provenance":

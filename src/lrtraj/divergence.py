@@ -1,6 +1,7 @@
 """Divergence as news: which training runs stopped on a non-finite loss, said where users look.
 
-A diverged side-trip is data (its rows up to the divergence are kept, ``train.hooks.LossWindow``),
+A diverged side-trip is data (its rows up to the divergence are kept, ``train.hooks.LossWindow``,
+marked by the ``diverged`` column and the file's ``lrtraj.diverged`` metadata, ``lrtraj.metrics``),
 so its job succeeds; without a word at the end of the run it would surface only as NaN in a
 figure. ``diverged_runs`` finds them in the metrics files; the side-trip summary lists them and
 the workflow's ``onsuccess``/``onerror`` handlers print one line per run. Torch-free.
@@ -8,14 +9,14 @@ the workflow's ``onsuccess``/``onerror`` handlers print one line per run. Torch-
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from lrtraj.metrics import read_parquet
+from lrtraj.metrics import divergences, read_diverged, read_parquet
 
 # the burn-in job fails on divergence; this opens its message (lrtraj.trajectory)
 BURN_IN_MARK = "burn-in diverged"
@@ -31,6 +32,13 @@ class Diverged:
     step: int
     path: str | None = None  # its metrics file
 
+    @classmethod
+    def of(cls, run: Mapping[str, Any], path: str | Path | None = None) -> Diverged:
+        """From a record of ``metrics.divergences`` (or a file's ``lrtraj.diverged`` metadata)."""
+        where = None if path is None else str(path)
+        keys = ("method", "branch_step", "data_seed", "step")
+        return cls(*(run[k] for k in keys), path=where)
+
     def short(self) -> str:
         return f"{self.method} (seed {self.data_seed}) at step {self.step}"
 
@@ -43,32 +51,23 @@ class Diverged:
         )
 
 
-def diverged_at(df: pd.DataFrame) -> int | None:
-    """The first step whose training-batch loss is not finite, or None."""
-    loss = df[(df["split"] == "train_batch") & (df["metric"] == "loss")]
-    bad = loss.loc[~loss["value"].map(math.isfinite), "step"]
-    return int(bad.min()) if len(bad) else None
-
-
 def diverged_in(df: pd.DataFrame, path: str | Path | None = None) -> list[Diverged]:
     """The diverged runs in a metrics table (one run: a method, branch step and data seed)."""
-    batches = df[df["split"] == "train_batch"]
-    out = []
-    for (method, branch, seed), run in batches.groupby(["method", "branch_step", "data_seed"]):
-        step = diverged_at(run)
-        if step is not None:
-            where = None if path is None else str(path)
-            out.append(Diverged(str(method), int(branch), int(seed), step, where))
-    return out
+    return [Diverged.of(run, path) for run in divergences(df)]
 
 
 def diverged_runs(paths: Iterable[str | Path], since: float | None = None) -> list[Diverged]:
     """The runs among the metrics files ``paths`` (those that exist, and were written at or
-    after the time ``since`` if given) that diverged."""
+    after the time ``since`` if given) that diverged: as their metadata records them
+    (``metrics.read_diverged``), else, for a file written without it, from its rows."""
     out = []
-    columns = ["method", "branch_step", "data_seed", "step", "split", "metric", "value"]
+    columns = ["phase", "method", "branch_step", "data_seed", "step", "split", "metric", "value"]
     for path in paths:
         if not Path(path).is_file() or (since is not None and Path(path).stat().st_mtime < since):
+            continue
+        recorded = read_diverged(path)
+        if recorded is not None:
+            out += [Diverged.of(run, path) for run in recorded]
             continue
         df = read_parquet(path, columns=columns, filters=[("split", "==", "train_batch")])
         out += diverged_in(df, path)

@@ -26,15 +26,15 @@ import torch
 from torch import nn
 
 from lrtraj import averaging, checkpoint, distributed
-from lrtraj.averaging.online import averaged_tensors
+from lrtraj.averaging.online import Averager, averaged_tensors
 from lrtraj.compute import resolve_device
-from lrtraj.data import load_dataset
+from lrtraj.data import Dataset, load_dataset
 from lrtraj.evaluate import Evaluator
-from lrtraj.metrics import conform
+from lrtraj.metrics import training_table
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json, sha256_file
 from lrtraj.schedules import family_of, kind_of, linear_decay_schedule
-from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
+from lrtraj.train import LoopResult, LoopSettings, RunInfo, make_optimizer, sgd_loop
 from lrtraj.train.config import TrainingConfig
 
 log = logging.getLogger("lrtraj.sidetrips")
@@ -103,6 +103,86 @@ class SideTrip:
         )
 
 
+def _from_branch(
+    trip: SideTrip,
+    training: TrainingConfig,
+    branch_checkpoint: str | Path,
+    dataset: Dataset,
+    dev: torch.device,
+) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The model and optimizer as the main trajectory left them at the branch step."""
+    state = checkpoint.load(branch_checkpoint, map_location=dev)
+    if int(state["step"]) != trip.branch_step:
+        raise checkpoint.CheckpointError(
+            f"{branch_checkpoint} holds step {state['step']}, "
+            f"expected the branch step {trip.branch_step}"
+        )
+    net = build_model(
+        training.model.name, dataset.in_channels, dataset.num_classes, training.model.widths
+    )
+    net.load_state_dict(state["model"])
+    training.compute.place(net, dev)
+    opt = make_optimizer(net, training.optimizer, trip.lr)
+    opt.load_state_dict(state["optimizer"])  # the momentum buffer continues from the branch point
+    return net, opt
+
+
+def _averagers(trip: SideTrip, net: nn.Module, evaluator: Evaluator | None) -> dict[str, Averager]:
+    """Every configured averager, on the constant-lr run of the evaluating rank only."""
+    if trip.method != "constant" or evaluator is None:
+        return {}
+    tensors = averaged_tensors(net, include_buffers=evaluator.averages_buffers)
+    return {
+        family: averaging.make_averager(family, params, trip.eval_every, tensors)
+        for family, params in trip.averaging.items()
+    }
+
+
+def _fingerprint(
+    trip: SideTrip,
+    training: TrainingConfig,
+    batch_size: int,
+    snapshots: Snapshots | None,
+    branch_checkpoint: str | Path,
+) -> str:
+    """What the run computes: a resume file of another fingerprint is stale."""
+    return hash_json(
+        {
+            "trip": asdict(trip),
+            "training": training.fingerprint(),
+            "batch_size": batch_size,
+            "snapshot_every": snapshots.every if snapshots is not None else None,
+            "branch_sha256": checkpoint.recorded_sha256(branch_checkpoint)
+            or sha256_file(branch_checkpoint),
+        }
+    )
+
+
+def _save_weights(
+    trip: SideTrip,
+    net: nn.Module,
+    evaluator: Evaluator,
+    averagers: Mapping[str, Averager],
+    result: LoopResult,
+    path: str | Path,
+) -> None:
+    """The final weights, and each average complete at the end (none after a divergence)."""
+    names = [n for n, _ in net.named_parameters()]
+    if evaluator.averages_buffers:
+        names += [n for n, b in net.named_buffers() if b.is_floating_point()]
+    final = {
+        "model": net.state_dict(),
+        "param_names": [n for n, _ in net.named_parameters()],
+        "step": result.last_step,
+        "averages": {
+            family: dict(zip(names, avg.average(trip.steps), strict=True))
+            for family, avg in averagers.items()
+            if result.diverged_at is None and avg.ready(trip.steps)
+        },
+    }
+    checkpoint.save(final, path)
+
+
 def run_sidetrip(
     trip: SideTrip,
     training: TrainingConfig,
@@ -116,7 +196,8 @@ def run_sidetrip(
     snapshots: Snapshots | None = None,
     tensorboard_dir: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics.
+    """Run one side-trip method from ``branch_checkpoint``; return its tidy metrics
+    (``metrics.training_table``: a diverged run's rows are kept, marked ``diverged``).
 
     ``weights_path`` receives the final weights (and, for ``constant``, each average's);
     ``snapshots`` collects parameters along the way (twin trajectories, fig8);
@@ -125,30 +206,11 @@ def run_sidetrip(
     """
     dataset = load_dataset(training.data)
     dev = resolve_device(training.device)
-    state = checkpoint.load(branch_checkpoint, map_location=dev)
-    if int(state["step"]) != trip.branch_step:
-        raise checkpoint.CheckpointError(
-            f"{branch_checkpoint} holds step {state['step']}, "
-            f"expected the branch step {trip.branch_step}"
-        )
-    net = build_model(
-        training.model.name, dataset.in_channels, dataset.num_classes, training.model.widths
-    )
-    net.load_state_dict(state["model"])
-    compute = training.compute
-    compute.place(net, dev)
-    opt = make_optimizer(net, training.optimizer, trip.lr)
-    opt.load_state_dict(state["optimizer"])  # the momentum buffer continues from the branch point
+    net, opt = _from_branch(trip, training, branch_checkpoint, dataset, dev)
     # data parallel: rank 0 evaluates, averages and writes (``sgd_loop``)
     main = distributed.is_main()
     evaluator = Evaluator(net, dataset, training.evaluation, dev) if main else None
-    averagers = {}
-    if trip.method == "constant" and evaluator is not None:
-        tensors = averaged_tensors(net, include_buffers=evaluator.averages_buffers)
-        averagers = {
-            family: averaging.make_averager(family, params, trip.eval_every, tensors)
-            for family, params in trip.averaging.items()
-        }
+    averagers = _averagers(trip, net, evaluator)
     lrs = trip.schedule()
     b = trip.branch_step
     result = sgd_loop(
@@ -164,17 +226,8 @@ def run_sidetrip(
             log_every=log_every,
             checkpoint_every=checkpoint_every,
             resume_path=Path(resume_path) if resume_path else None,
-            fingerprint=hash_json(
-                {
-                    "trip": asdict(trip),
-                    "training": training.fingerprint(),
-                    "batch_size": batch_size,
-                    "snapshot_every": snapshots.every if snapshots is not None else None,
-                    "branch_sha256": checkpoint.recorded_sha256(branch_checkpoint)
-                    or sha256_file(branch_checkpoint),
-                }
-            ),
-            compute=compute,
+            fingerprint=_fingerprint(trip, training, batch_size, snapshots, branch_checkpoint),
+            compute=training.compute,
             tensorboard_dir=Path(tensorboard_dir) if tensorboard_dir else None,
         ),
         evaluator=evaluator,
@@ -182,28 +235,15 @@ def run_sidetrip(
         callbacks=[snapshots] if snapshots is not None else [],
     )
     if weights_path is not None and evaluator is not None:
-        names = [n for n, _ in net.named_parameters()]
-        if evaluator.averages_buffers:
-            names += [n for n, b in net.named_buffers() if b.is_floating_point()]
-        final = {
-            "model": net.state_dict(),
-            "param_names": [n for n, _ in net.named_parameters()],
-            "step": result.last_step,
-            "averages": {
-                family: dict(zip(names, avg.average(trip.steps), strict=True))
-                for family, avg in averagers.items()
-                if result.diverged_at is None and avg.ready(trip.steps)
-            },
-        }
-        checkpoint.save(final, weights_path)
+        _save_weights(trip, net, evaluator, averagers, result, weights_path)
     if result.diverged_at is not None:
         log.warning(
             "side-trip %s diverged at step %d (sidetrips.lr=%g); its metrics up to that step "
-            "go into the job's metrics file",
+            "go into the job's metrics file, marked diverged",
             trip.method,
             result.diverged_at,
             trip.lr,
         )
     if resume_path and main:
         checkpoint.remove(resume_path)
-    return conform(pd.DataFrame(result.rows))
+    return training_table(result.rows)

@@ -17,7 +17,7 @@ from lrtraj.compute import resolve_device
 from lrtraj.data import load_dataset
 from lrtraj.divergence import BURN_IN_MARK
 from lrtraj.evaluate import Evaluator
-from lrtraj.metrics import conform, write_parquet
+from lrtraj.metrics import training_table, write_parquet
 from lrtraj.models import build_model
 from lrtraj.provenance import hash_json
 from lrtraj.train import LoopSettings, RunInfo, make_optimizer, sgd_loop
@@ -60,7 +60,7 @@ def _diverged(step: int, lr: float, rows: list[dict[str, Any]], state_dir: Path)
     kept = state_dir / "diverged_metrics.parquet"
     if distributed.is_main():  # rank 0 holds the evaluation rows and writes
         write_parquet(
-            conform(pd.DataFrame(rows)), kept, {"rule": "burn_in", "diverged_at": step, "lr": lr}
+            training_table(rows), kept, {"rule": "burn_in", "diverged_at": step, "lr": lr}
         )
     return (
         f"{BURN_IN_MARK}: loss not finite at step {step} (trajectory.lr={lr}); no output was "
@@ -133,10 +133,10 @@ def run_burn_in(
     if result.diverged_at is not None:
         raise RuntimeError(_diverged(result.diverged_at, lr, result.rows, state_dir))
     if not distributed.is_main():  # rank 0 publishes the checkpoints and the metrics
-        return conform(pd.DataFrame(result.rows))
+        return training_table(result.rows)
     for step, path in checkpoints.items():
         if not keep[int(step)].is_file():
             raise checkpoint.CheckpointError(f"burn-in finished without checkpoint {keep[step]}")
         _publish(keep[int(step)], Path(path))
     checkpoint.remove(state_dir / "resume.pt")
-    return conform(pd.DataFrame(result.rows))
+    return training_table(result.rows)
