@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,18 @@ def planned_jobs(proc) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+def planned_files(proc, field: str = "output") -> dict[str, set[str]]:
+    """Rule -> every path of `field` (input, output, log) over its jobs in a dry run."""
+    files: dict[str, set[str]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if head:
+            found = re.search(rf"^\s+{field}: (.*)$", block, flags=re.M)
+            paths = found.group(1).split(", ") if found else []
+            files.setdefault(head.group(1), set()).update(paths)
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +279,28 @@ def test_report_holds_figures_captions_scorecard_and_config(run):
     for expected in ("fig5.pdf", "fig8.pdf", "claims.md", "config.yaml"):
         assert expected in html or expected in names, expected
     assert "Reproduction scorecard" in html or "claims.md" in names
+
+
+def test_a_variant_figure_is_drawn_from_the_variants_own_runs_and_config(run, tmp_path):
+    # tiny_noise's burn-in and side-trips exist (fig10 reads them): only its figure job runs
+    target = "results/tiny_noise/figures/fig5.pdf"
+    assert planned_jobs(snakemake(run, "-n", target)) == {"fig5": 1}
+    snakemake(run, target)
+    sidecar = json.loads((run / target).with_suffix(".json").read_text())
+    inputs = sidecar["provenance"]["inputs"]
+    variant = lrconfig.experiments(TINY_CFG)["tiny_noise"]["sidetrips"]
+    methods = sidetrip_methods(variant["averaging"], variant["linear_decay"])
+    assert len(inputs) == len(variant["data_seeds"]) * len(methods)
+    assert all(path.startswith("results/tiny_noise/sidetrips/") for path in inputs)
+    assert (run / "logs/tiny_noise/figures/fig5.log").exists()
+    # a key of the variant's own section reruns its figure, not the default's
+    overlay = tmp_path / "variant.yaml"
+    fig5 = {"branch_step": 60, "split": "train"}
+    overlay.write_text(yaml.safe_dump({"variants": {"tiny_noise": {"figures": {"fig5": fig5}}}}))
+    jobs = planned_jobs(snakemake(run, "-n", *TARGETS, target, configs=(TINY, overlay)))
+    jobs.pop("effective_config", None)
+    assert jobs == {"fig5": 1}
+    assert planned_jobs(snakemake(run, "-n", *TARGETS)) == {}  # the default's are untouched
 
 
 # Last: it deletes a side-trip output (a failed job leaves nothing that looks complete).

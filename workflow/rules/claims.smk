@@ -1,56 +1,61 @@
 # The reproduction scorecard (docs/theory.md §3; method and margins: docs/claims.md): every claim
 # as an effect with a 95 % interval over its replicates, judged against a margin.
+# Every experiment gets its own scorecard from its own runs, probes and `claims` section
+# (results/{expdir}claims.md, beside its figures); the quadratic model's claims are shared, and
+# only this config's own scorecard adds the other fig10 experiments' two-point claims (4b, ...),
+# as fig10 is drawn once.
+PER_EXPERIMENT.append("claims.pdf")
+SHARED_TARGETS.append("results/config.yaml")
 
 
 rule claims:
     input:
-        sidetrip_summary=f"{RESULTS}/sidetrips/summary.parquet",
-        fig10=[
+        sidetrip_summary=lambda w: f"results/{exp_of(w)}/sidetrips/summary.parquet",
+        fig10=lambda w: [
             f"results/{exp}/sidetrips/summary.parquet"
-            for exp in config["figures"]["fig10"]["experiments"]
-            if exp != EXP
+            for exp in fig10_others(exp_of(w))
         ],
-        twin_distances=f"{RESULTS}/twins/distances.parquet",
+        twin_distances=lambda w: f"results/{exp_of(w)}/twins/distances.parquet",
         lemma1=f"{QUADRATIC}/lemma1.parquet",
-        burn_in=f"{RESULTS}/burn_in/metrics.parquet",
-        probe_sweep=[probe_sweep(step) for step in PROBE_CFG["sweep"]["checkpoints"]],
-        probe_interpolation=f"{PROBES}/fixed_batch/interpolation.parquet",
-        probe_alignment=f"{PROBES}/alignment.parquet",
+        burn_in=lambda w: f"results/{exp_of(w)}/burn_in/metrics.parquet",
+        probe_sweep=lambda w: probe_sweeps(exp_of(w)),
+        probe_interpolation=lambda w: (
+            f"{probe_dir(exp_of(w))}/fixed_batch/interpolation.parquet"
+        ),
+        probe_alignment=lambda w: f"{probe_dir(exp_of(w))}/alignment.parquet",
         fast_slow=f"{QUADRATIC}/fast_slow.parquet",
     output:
-        parquet="results/claims.parquet",
+        parquet="results/{expdir}claims.parquet",
         md=report(
-            "results/claims.md",
+            "results/{expdir}claims.md",
             caption="../report/claims.rst",
             category="Scorecard",
         ),
     log:
-        "logs/claims.log",
+        "logs/{expdir}claims.log",
     threads: 1
     params:
         code=code_of("claims.py"),
-        experiment=EXP,
-        fig10_experiments=[
-            exp for exp in config["figures"]["fig10"]["experiments"] if exp != EXP
-        ],
-        settings=config["claims"],
+        experiment=exp_of,
+        fig10_experiments=lambda w: fig10_others(exp_of(w)),
+        settings=section("claims"),
     script:
         "../scripts/claims.py"
 
 
 rule claims_figure:
     input:
-        "results/claims.parquet",
+        "results/{expdir}claims.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/claims.pdf",
+            f"{EXP_FIGURES}/claims.pdf",
             caption="../report/claims_figure.rst",
             category="Scorecard",
         ),
-        png=f"{FIGURES}/claims.png",
-        json=f"{FIGURES}/claims.json",
+        png=f"{EXP_FIGURES}/claims.png",
+        json=f"{EXP_FIGURES}/claims.json",
     log:
-        "logs/claims_figure.log",
+        "logs/{expdir}claims_figure.log",
     threads: 1
     params:
         code=code_of("plot_claims.py"),

@@ -23,46 +23,91 @@ for _problem in lrconfig.check_device(EXPERIMENTS, _local):
 EXP = config["experiment"]
 STARTED = time.time()  # end-of-run reports name what this run wrote
 RESULTS = f"results/{EXP}"
-FIGURES = "results/figures"
-BRANCH_STEPS = config["sidetrips"]["branch_steps"]
-DATA_SEEDS = config["sidetrips"]["data_seeds"]
-SIDETRIP_METHODS = sidetrip_methods(
-    config["sidetrips"]["averaging"], config["sidetrips"]["linear_decay"]
-)
-# Main-trajectory steps whose checkpoints some rule reads; the burn-in publishes exactly these.
-# Each consumer adds its steps here (common.smk is parsed before the burn-in rule).
-CHECKPOINT_STEPS = set(BRANCH_STEPS)
+
+
+# Where an experiment's figures and scorecard go: its {expdir} wildcard, "" for this config's own
+# experiment (results/figures/, results/claims.md: the paths users and docs know) and
+# "<variant>/" for a variant (results/<variant>/figures/, results/<variant>/claims.md). Its runs
+# and probes stay under results/<experiment>/ ({exp}) either way.
+def expdir(exp):
+    return "" if exp == EXP else f"{exp}/"
+
+
+EXPDIRS = {expdir(exp): exp for exp in EXPERIMENTS}
+
+
+def figures_dir(exp=EXP):
+    return f"results/{expdir(exp)}figures"
+
+
+FIGURES = figures_dir()  # also the home of the figures no single experiment owns
+# A variant named like an entry of results/ would mix its tree with the shared one
+_reserved = {"figures", "quadratic", "claims.md", "claims.parquet", "config.yaml"}
+if _reserved & set(EXPERIMENTS):
+    raise lrconfig.ConfigError(
+        f"variants: {sorted(_reserved & set(EXPERIMENTS))} name an entry of results/ "
+        f"shared by every experiment ({sorted(_reserved)}); rename the variant"
+    )
 # >>> probes
 from lrtraj.probes import checkpoint_steps as probe_checkpoint_steps
 
-PROBE_CFG = config["probes"]
-PROBES = f"{RESULTS}/probes"
-CHECKPOINT_STEPS |= probe_checkpoint_steps(PROBE_CFG)
+
+def probe_dir(exp=EXP):
+    return f"results/{exp}/probes"
 
 
-def probe_sweep(step):
+def probe_sweep(step, exp=EXP):
     """One-step sweep Parquet of main-trajectory checkpoint `step` (all batch sizes)."""
-    return f"{PROBES}/sweep/step{step}.parquet"
+    return f"{probe_dir(exp)}/sweep/step{step}.parquet"
+
+
+def probe_sweeps(exp=EXP):
+    """Every sweep of experiment `exp` (fig12, fig13, the scorecard)."""
+    return [
+        probe_sweep(s, exp) for s in EXPERIMENTS[exp]["probes"]["sweep"]["checkpoints"]
+    ]
 
 
 def probe_params(*sections):
-    """What a probe job reads: data, model, device, where its batches come from, how losses
-    along a line are evaluated, and the named `probes` sections."""
-    return {
-        **{key: config[key] for key in ("data", "model", "device")},
-        "batches": {key: PROBE_CFG[key] for key in ("batch_seed", "heldout_seed")},
-        "engine": {key: PROBE_CFG[key] for key in ("method", "chunk_images")},
-        **{section: PROBE_CFG[section] for section in sections},
-    }
+    """What a probe job reads, as params functions of its {exp}: data, model, device, where its
+    batches come from, how losses along a line are evaluated, and the named `probes` sections.
+    """
+
+    def of(exp):
+        cfg = EXPERIMENTS[exp]
+        probes = cfg["probes"]
+        return {
+            **{key: cfg[key] for key in ("data", "model", "device")},
+            "batches": {key: probes[key] for key in ("batch_seed", "heldout_seed")},
+            "engine": {key: probes[key] for key in ("method", "chunk_images")},
+            **{section: probes[section] for section in sections},
+        }
+
+    return {key: (lambda w, key=key: of(w.exp)[key]) for key in of(EXP)}
+
+
+def alignment_lr(exp):
+    """fig7's side-trips' lr: probes.alignment.lr, else sidetrips.lr, else trajectory.lr."""
+    cfg = EXPERIMENTS[exp]
+    trips_lr = cfg["sidetrips"].get("lr", cfg["trajectory"]["lr"])
+    return cfg["probes"]["alignment"].get("lr", trips_lr)
 
 
 # <<< probes
-# >>> twins
-CHECKPOINT_STEPS.add(config["twins"]["branch_step"])
-# <<< twins
-for _cfg in EXPERIMENTS.values():
-    CHECKPOINT_STEPS |= set(_cfg["sidetrips"]["branch_steps"])
-CHECKPOINT_STEPS = sorted(CHECKPOINT_STEPS)
+# Main-trajectory steps whose checkpoints some rule of some experiment reads (side-trips, probes,
+# twins); every experiment's burn-in publishes exactly these (common.smk is parsed before the
+# burn-in rule).
+CHECKPOINT_STEPS = sorted(
+    {
+        step
+        for c in EXPERIMENTS.values()
+        for step in (
+            *c["sidetrips"]["branch_steps"],
+            *probe_checkpoint_steps(c["probes"]),
+            c["twins"]["branch_step"],
+        )
+    }
+)
 lrconfig.check_checkpoint_steps(EXPERIMENTS, CHECKPOINT_STEPS)
 # GPUs per training job come from config, so the CPU default asks for none; its CPUs
 # (cpus_per_task) are also its threads, hence torch's threads (lrtraj.runtime.job).
@@ -72,6 +117,7 @@ TRAIN_THREADS = int(TRAIN_RESOURCES["cpus_per_task"])
 
 wildcard_constraints:
     exp="|".join(re.escape(name) for name in EXPERIMENTS),
+    expdir="|".join(re.escape(d) for d in EXPDIRS),
     branch=r"\d+",
     seed=r"\d+",
     method="|".join(
@@ -123,6 +169,70 @@ def fig10_inputs(exp):
     fig = config["figures"]["fig10"]
     methods = ["constant", schedule_method(fig["family"])]
     return sidetrips_of(fig["branch_step"], exp, methods=methods)
+
+
+def exp_of(wildcards):
+    """The experiment of a job: its {exp}, or the experiment of its {expdir}."""
+    if hasattr(wildcards, "exp"):
+        return wildcards.exp
+    return EXPDIRS[wildcards.expdir]
+
+
+def cfg_of(wildcards):
+    """The config of a job's experiment (the validated config, or a variant's)."""
+    return EXPERIMENTS[exp_of(wildcards)]
+
+
+def section(*keys):
+    """A params function: the job's experiment's config at `keys`, so a variant's job reads
+    (and reruns on) its own config."""
+
+    def get(wildcards):
+        value = cfg_of(wildcards)
+        for key in keys:
+            value = value[key]
+        return value
+
+    return get
+
+
+# An experiment's figures as a rule's output pattern: figures_dir(exp) for each experiment
+EXP_FIGURES = "results/{expdir}figures"
+# What every experiment gets from its own runs and config section (its figures directory's
+# files: figures.smk, probes.smk, claims.smk add theirs) and what is built once, from no single
+# experiment's runs (fig10 compares experiments, table1 and the quadratic model use none).
+PER_EXPERIMENT = []
+SHARED_TARGETS = []
+
+
+def experiment_targets(exp):
+    """Experiment `exp`'s figures, its side-trip summary and its scorecard."""
+    return [
+        *(f"{figures_dir(exp)}/{name}" for name in PER_EXPERIMENT),
+        f"results/{exp}/sidetrips/summary.md",
+        f"results/{expdir(exp)}claims.md",
+    ]
+
+
+def figure_sidetrips(figure, family=False):
+    """Input function: the side-trips `figure` of the job's experiment shows, at its branch
+    step: every method, or (`family`) the constant-lr baseline and its family's schedule.
+    """
+
+    def inputs(wildcards):
+        fig = cfg_of(wildcards)["figures"][figure]
+        methods = ["constant", schedule_method(fig["family"])] if family else None
+        return sidetrips_of(fig["branch_step"], exp_of(wildcards), methods=methods)
+
+    return inputs
+
+
+def fig10_others(exp):
+    """The other experiments whose fig10 claim (4b, ...) the scorecard of `exp` adds: fig10 is
+    drawn once, for this config's experiment, so a variant's scorecard adds none."""
+    if exp != EXP:
+        return []
+    return [e for e in config["figures"]["fig10"]["experiments"] if e != EXP]
 
 
 def run_params(exp=EXP):

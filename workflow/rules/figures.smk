@@ -1,55 +1,50 @@
-FIGURE_TARGETS = [
-    f"{FIGURES}/fig5.pdf",
-    f"{FIGURES}/fig1.pdf",
-    f"{FIGURES}/table1.md",
-    f"{RESULTS}/sidetrips/summary.md",
-    f"{FIGURES}/fig6.pdf",
-    f"{FIGURES}/fig8.pdf",
-    f"{FIGURES}/fig10.pdf",
-    f"{FIGURES}/fig14.pdf",
-]
+# Side-trip and twin figures. fig5, fig1, fig6, fig8 and fig14 are drawn for every experiment
+# from its own runs and `figures` section, into its figures_dir ({expdir} wildcard, common.smk);
+# fig10 (experiments side by side) and table1 (a model problem, no runs) are built once.
+PER_EXPERIMENT += [f"{name}.pdf" for name in ("fig5", "fig1", "fig6", "fig8", "fig14")]
+SHARED_TARGETS += [f"{FIGURES}/table1.md", f"{FIGURES}/fig10.pdf"]
 
 
 rule fig5:
     input:
-        lambda w: sidetrips_of(config["figures"]["fig5"]["branch_step"]),
+        figure_sidetrips("fig5"),
     output:
         pdf=report(
-            f"{FIGURES}/fig5.pdf",
+            f"{EXP_FIGURES}/fig5.pdf",
             caption="../report/fig5.rst",
             category="Side-trips",
         ),
-        png=f"{FIGURES}/fig5.png",
-        sidecar=f"{FIGURES}/fig5.json",
+        png=f"{EXP_FIGURES}/fig5.png",
+        sidecar=f"{EXP_FIGURES}/fig5.json",
     log:
-        "logs/figures/fig5.log",
+        "logs/{expdir}figures/fig5.log",
     threads: 1
     params:
         code=code_of("plot_fig5.py"),
-        figure=config["figures"]["fig5"],
-        averaging=config["sidetrips"]["averaging"],
+        figure=section("figures", "fig5"),
+        averaging=section("sidetrips", "averaging"),
     script:
         "../scripts/plot_fig5.py"
 
 
 rule fig1:
     input:
-        lambda w: sidetrips_of(config["figures"]["fig1"]["branch_step"]),
+        figure_sidetrips("fig1"),
     output:
         pdf=report(
-            f"{FIGURES}/fig1.pdf",
+            f"{EXP_FIGURES}/fig1.pdf",
             caption="../report/fig1.rst",
             category="Side-trips",
         ),
-        png=f"{FIGURES}/fig1.png",
-        sidecar=f"{FIGURES}/fig1.json",
+        png=f"{EXP_FIGURES}/fig1.png",
+        sidecar=f"{EXP_FIGURES}/fig1.json",
     log:
-        "logs/figures/fig1.log",
+        "logs/{expdir}figures/fig1.log",
     threads: 1
     params:
         code=code_of("plot_fig1.py"),
-        figure=config["figures"]["fig1"],
-        averaging=config["sidetrips"]["averaging"],
+        figure=section("figures", "fig1"),
+        averaging=section("sidetrips", "averaging"),
     script:
         "../scripts/plot_fig1.py"
 
@@ -76,22 +71,22 @@ rule table1:
 
 rule fig14:
     input:
-        lambda w: sidetrips_of(config["figures"]["fig14"]["branch_step"]),
+        figure_sidetrips("fig14"),
     output:
         pdf=report(
-            f"{FIGURES}/fig14.pdf",
+            f"{EXP_FIGURES}/fig14.pdf",
             caption="../report/fig14.rst",
             category="Side-trips",
         ),
-        png=f"{FIGURES}/fig14.png",
-        sidecar=f"{FIGURES}/fig14.json",
+        png=f"{EXP_FIGURES}/fig14.png",
+        sidecar=f"{EXP_FIGURES}/fig14.json",
     log:
-        "logs/figures/fig14.log",
+        "logs/{expdir}figures/fig14.log",
     threads: 1
     params:
         code=code_of("plot_fig14.py"),
-        figure=config["figures"]["fig14"],
-        families=list(config["sidetrips"]["averaging"]),
+        figure=section("figures", "fig14"),
+        families=lambda w: list(cfg_of(w)["sidetrips"]["averaging"]),
     script:
         "../scripts/plot_fig14.py"
 
@@ -126,42 +121,42 @@ rule fig10:
 
 rule fig6:
     input:
-        metrics=lambda w: sidetrips_of(
-            config["figures"]["fig6"]["branch_step"],
-            methods=["constant", schedule_method(config["figures"]["fig6"]["family"])],
+        metrics=figure_sidetrips("fig6", family=True),
+        distances=lambda w: (
+            f"results/{exp_of(w)}/sidetrips/"
+            f"branch{cfg_of(w)['figures']['fig6']['branch_step']}/distances.parquet"
         ),
-        distances=f"{RESULTS}/sidetrips/branch{config['figures']['fig6']['branch_step']}/distances.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/fig6.pdf",
+            f"{EXP_FIGURES}/fig6.pdf",
             caption="../report/fig6.rst",
             category="Side-trips",
         ),
-        png=f"{FIGURES}/fig6.png",
-        sidecar=f"{FIGURES}/fig6.json",
+        png=f"{EXP_FIGURES}/fig6.png",
+        sidecar=f"{EXP_FIGURES}/fig6.json",
     log:
-        "logs/figures/fig6.log",
+        "logs/{expdir}figures/fig6.log",
     threads: 1
     params:
         code=code_of("plot_fig6.py"),
-        figure=config["figures"]["fig6"],
+        figure=section("figures", "fig6"),
     script:
         "../scripts/plot_fig6.py"
 
 
 rule fig8:
     input:
-        f"{RESULTS}/twins/distances.parquet",
+        lambda w: f"results/{exp_of(w)}/twins/distances.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/fig8.pdf",
+            f"{EXP_FIGURES}/fig8.pdf",
             caption="../report/fig8.rst",
             category="Twin trajectories",
         ),
-        png=f"{FIGURES}/fig8.png",
-        sidecar=f"{FIGURES}/fig8.json",
+        png=f"{EXP_FIGURES}/fig8.png",
+        sidecar=f"{EXP_FIGURES}/fig8.json",
     log:
-        "logs/figures/fig8.log",
+        "logs/{expdir}figures/fig8.log",
     threads: 1
     params:
         code=code_of("plot_fig8.py"),

@@ -1,20 +1,22 @@
-# Probes of the loss landscape (fig2, fig3, fig7, fig12, fig13): one sweep job per checkpoint (all
-# batch sizes), one job for the fixed-batch GD side-trips + interpolation, one for gradient
-# alignment, one plot job per figure. Schemas: src/lrtraj/probes/__init__.py. Each job's params
-# are only the keys it reads (helpers `probe_params`, `probe_sweep` and the main-trajectory steps
-# the probes need, added to CHECKPOINT_STEPS so the burn-in publishes them, live in common.smk).
-PROBE_TARGETS = [f"{FIGURES}/fig{n}.pdf" for n in (2, 3, 7, 12, 13)]
+# Probes of the loss landscape (fig2, fig3, fig7, fig12, fig13), for every experiment from its own
+# burn-in and `probes` section: one sweep job per checkpoint (all batch sizes), one job for the
+# fixed-batch GD side-trips + interpolation, one for gradient alignment, Parquet under
+# results/<exp>/probes/ (schemas: src/lrtraj/probes/__init__.py), one plot job per figure into the
+# experiment's figures_dir. Each job's params are only the keys it reads (helpers `probe_params`,
+# `probe_sweep`, and the main-trajectory steps the probes need, which the burn-in publishes, live
+# in common.smk).
+PER_EXPERIMENT += [f"fig{n}.pdf" for n in (2, 3, 7, 12, 13)]
 
 
 rule probe_sweep:
     input:
-        checkpoint=lambda w: burn_in_checkpoint(int(w.ckpt)),
+        checkpoint=lambda w: burn_in_checkpoint(int(w.ckpt), w.exp),
     output:
-        probe_sweep("{ckpt}"),
+        probe_sweep("{ckpt}", "{exp}"),
     log:
-        f"logs/{EXP}/probes/sweep_step{{ckpt}}.log",
+        "logs/{exp}/probes/sweep_step{ckpt}.log",
     benchmark:
-        f"benchmarks/{EXP}/probes/sweep_step{{ckpt}}.tsv"
+        "benchmarks/{exp}/probes/sweep_step{ckpt}.tsv"
     wildcard_constraints:
         ckpt=r"\d+",
     threads: TRAIN_THREADS
@@ -24,23 +26,26 @@ rule probe_sweep:
         **probe_params(),
         # the checkpoint list itself is not read here: adding a step runs only its job
         code=code_of("probe_sweep.py"),
-        sweep={k: v for k, v in PROBE_CFG["sweep"].items() if k != "checkpoints"},
+        sweep=lambda w: {
+            k: v for k, v in cfg_of(w)["probes"]["sweep"].items() if k != "checkpoints"
+        },
     script:
         "../scripts/probe_sweep.py"
 
 
 rule probe_fixed_batch:
     input:
-        checkpoints=[
-            burn_in_checkpoint(s) for s in PROBE_CFG["fixed_batch"]["branch_steps"]
+        checkpoints=lambda w: [
+            burn_in_checkpoint(s, w.exp)
+            for s in cfg_of(w)["probes"]["fixed_batch"]["branch_steps"]
         ],
     output:
-        trajectories=f"{PROBES}/fixed_batch/trajectories.parquet",
-        interpolation=f"{PROBES}/fixed_batch/interpolation.parquet",
+        trajectories=f"{probe_dir('{exp}')}/fixed_batch/trajectories.parquet",
+        interpolation=f"{probe_dir('{exp}')}/fixed_batch/interpolation.parquet",
     log:
-        f"logs/{EXP}/probes/fixed_batch.log",
+        "logs/{exp}/probes/fixed_batch.log",
     benchmark:
-        f"benchmarks/{EXP}/probes/fixed_batch.tsv"
+        "benchmarks/{exp}/probes/fixed_batch.tsv"
     threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
@@ -53,68 +58,70 @@ rule probe_fixed_batch:
 
 rule probe_alignment:
     input:
-        checkpoint=burn_in_checkpoint(PROBE_CFG["alignment"]["branch_step"]),
+        checkpoint=lambda w: burn_in_checkpoint(
+            cfg_of(w)["probes"]["alignment"]["branch_step"], w.exp
+        ),
     output:
-        f"{PROBES}/alignment.parquet",
+        f"{probe_dir('{exp}')}/alignment.parquet",
     log:
-        f"logs/{EXP}/probes/alignment.log",
+        "logs/{exp}/probes/alignment.log",
     benchmark:
-        f"benchmarks/{EXP}/probes/alignment.tsv"
+        "benchmarks/{exp}/probes/alignment.tsv"
     threads: TRAIN_THREADS
     resources:
         **TRAIN_RESOURCES,
     params:
         **probe_params("alignment"),
         code=code_of("probe_alignment.py"),
-        optimizer=config["optimizer"],
-        lr=PROBE_CFG["alignment"].get(
-            "lr", config["sidetrips"].get("lr", config["trajectory"]["lr"])
-        ),
-        batch_size=config["trajectory"]["batch_size"],
+        optimizer=section("optimizer"),
+        lr=lambda w: alignment_lr(w.exp),
+        batch_size=section("trajectory", "batch_size"),
     script:
         "../scripts/probe_alignment.py"
 
 
 rule fig2:
     input:
-        sweep=probe_sweep(PROBE_CFG["fig2"]["checkpoint"]),
-        burn_in=f"{RESULTS}/burn_in/metrics.parquet",
+        sweep=lambda w: probe_sweep(
+            cfg_of(w)["probes"]["fig2"]["checkpoint"], exp_of(w)
+        ),
+        burn_in=lambda w: f"results/{exp_of(w)}/burn_in/metrics.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/fig2.pdf",
+            f"{EXP_FIGURES}/fig2.pdf",
             caption="../report/fig2.rst",
             category="Loss landscape",
         ),
-        png=f"{FIGURES}/fig2.png",
-        sidecar=f"{FIGURES}/fig2.json",
+        png=f"{EXP_FIGURES}/fig2.png",
+        sidecar=f"{EXP_FIGURES}/fig2.json",
     log:
-        "logs/figures/fig2.log",
+        "logs/{expdir}figures/fig2.log",
     benchmark:
-        "benchmarks/figures/fig2.tsv"
+        "benchmarks/{expdir}figures/fig2.tsv"
     threads: 1
     params:
         code=code_of("probe_figure.py"),
         figure="fig2",
-        settings=PROBE_CFG["fig2"],
+        settings=section("probes", "fig2"),
     script:
         "../scripts/probe_figure.py"
 
 
 rule fig12:
     input:
-        sweeps=[probe_sweep(s) for s in PROBE_CFG["sweep"]["checkpoints"]],
+        sweeps=lambda w: probe_sweeps(exp_of(w)),
     output:
         pdf=report(
-            f"{FIGURES}/fig12.pdf",
+            f"{EXP_FIGURES}/fig12.pdf",
             caption="../report/fig12.rst",
             category="Loss landscape",
         ),
-        png=f"{FIGURES}/fig12.png",
-        sidecar=f"{FIGURES}/fig12.json",
+        png=f"{EXP_FIGURES}/fig12.png",
+        sidecar=f"{EXP_FIGURES}/fig12.json",
     log:
-        "logs/figures/fig12.log",
+        "logs/{expdir}figures/fig12.log",
     benchmark:
-        "benchmarks/figures/fig12.tsv"
+        "benchmarks/{expdir}figures/fig12.tsv"
     threads: 1
     params:
         code=code_of("probe_figure.py"),
@@ -125,20 +132,20 @@ rule fig12:
 
 rule fig13:
     input:
-        sweeps=[probe_sweep(s) for s in PROBE_CFG["sweep"]["checkpoints"]],
-        burn_in=f"{RESULTS}/burn_in/metrics.parquet",
+        sweeps=lambda w: probe_sweeps(exp_of(w)),
+        burn_in=lambda w: f"results/{exp_of(w)}/burn_in/metrics.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/fig13.pdf",
+            f"{EXP_FIGURES}/fig13.pdf",
             caption="../report/fig13.rst",
             category="Loss landscape",
         ),
-        png=f"{FIGURES}/fig13.png",
-        sidecar=f"{FIGURES}/fig13.json",
+        png=f"{EXP_FIGURES}/fig13.png",
+        sidecar=f"{EXP_FIGURES}/fig13.json",
     log:
-        "logs/figures/fig13.log",
+        "logs/{expdir}figures/fig13.log",
     benchmark:
-        "benchmarks/figures/fig13.tsv"
+        "benchmarks/{expdir}figures/fig13.tsv"
     threads: 1
     params:
         code=code_of("probe_figure.py"),
@@ -149,20 +156,20 @@ rule fig13:
 
 rule fig3:
     input:
-        trajectories=rules.probe_fixed_batch.output.trajectories,
-        interpolation=rules.probe_fixed_batch.output.interpolation,
+        trajectories=lambda w: f"{probe_dir(exp_of(w))}/fixed_batch/trajectories.parquet",
+        interpolation=lambda w: f"{probe_dir(exp_of(w))}/fixed_batch/interpolation.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/fig3.pdf",
+            f"{EXP_FIGURES}/fig3.pdf",
             caption="../report/fig3.rst",
             category="Loss landscape",
         ),
-        png=f"{FIGURES}/fig3.png",
-        sidecar=f"{FIGURES}/fig3.json",
+        png=f"{EXP_FIGURES}/fig3.png",
+        sidecar=f"{EXP_FIGURES}/fig3.json",
     log:
-        "logs/figures/fig3.log",
+        "logs/{expdir}figures/fig3.log",
     benchmark:
-        "benchmarks/figures/fig3.tsv"
+        "benchmarks/{expdir}figures/fig3.tsv"
     threads: 1
     params:
         code=code_of("probe_figure.py"),
@@ -173,19 +180,19 @@ rule fig3:
 
 rule fig7:
     input:
-        alignment=rules.probe_alignment.output[0],
+        alignment=lambda w: f"{probe_dir(exp_of(w))}/alignment.parquet",
     output:
         pdf=report(
-            f"{FIGURES}/fig7.pdf",
+            f"{EXP_FIGURES}/fig7.pdf",
             caption="../report/fig7.rst",
             category="Loss landscape",
         ),
-        png=f"{FIGURES}/fig7.png",
-        sidecar=f"{FIGURES}/fig7.json",
+        png=f"{EXP_FIGURES}/fig7.png",
+        sidecar=f"{EXP_FIGURES}/fig7.json",
     log:
-        "logs/figures/fig7.log",
+        "logs/{expdir}figures/fig7.log",
     benchmark:
-        "benchmarks/figures/fig7.tsv"
+        "benchmarks/{expdir}figures/fig7.tsv"
     threads: 1
     params:
         code=code_of("probe_figure.py"),

@@ -16,7 +16,8 @@ QUADRATIC_FIGURES = {
     for name, spec in QUADRATIC_EXPERIMENTS.items()
     for figure in spec.figures
 }
-QUADRATIC_TARGETS = [f"{FIGURES}/{figure}.pdf" for figure in QUADRATIC_FIGURES]
+# one model for every experiment: its figures are built once, in FIGURES
+SHARED_TARGETS += [f"{FIGURES}/{figure}.pdf" for figure in QUADRATIC_FIGURES]
 
 
 rule quadratic_simulate:

@@ -7,8 +7,8 @@ is "pass" when the whole interval meets the rule, "fail" when the whole interval
 "inconclusive" when it straddles the margin, "not built" when its metrics are absent; a
 non-finite replicate (a diverged seed) makes the claim fail and is named in ``detail``.
 
-Scorecard schema (``results/claims.parquet``), tidy: one row per claim and replicate, the
-claim's columns repeated on each of its rows::
+Scorecard schema (``results/claims.parquet``; a variant's ``results/<variant>/claims.parquet``),
+tidy: one row per claim and replicate, the claim's columns repeated on each of its rows::
 
     claim        str      "1a" .. "8" ("3a" EMA, "3b" two-point … from the averaging registry)
     figure       str      where the claim is drawn
@@ -343,7 +343,7 @@ def write_markdown(card: pd.DataFrame, path: str | Path, provenance: Mapping[str
         "docs/claims.md) as the mean over its replicates with a 95 % t-interval, judged "
         f"against a margin: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "
         f"{counts.get('inconclusive', 0)} inconclusive, {counts.get('not built', 0)} not "
-        "built. Per-replicate values: results/claims.parquet.\n\n"
+        f"built. Per-replicate values: {Path(path).with_suffix('.parquet').as_posix()}.\n\n"
     )
     shown = table.copy()
     shown["interval"] = [
