@@ -125,12 +125,19 @@ def test_every_figure_has_one_experiment_and_its_own_report_caption() -> None:
     assert sorted(declared) == sorted(qplots.FIGURES)  # each drawn, each from one table
     template = jinja2.Template((REPO / "workflow" / "report" / "quadratic.rst").read_text())
 
-    def caption(figure: str) -> str:
-        return template.render(snakemake=SimpleNamespace(wildcards=SimpleNamespace(figure=figure)))
+    def caption(figure: str) -> tuple[str, str]:
+        """(the figure's own text, the rest: the include of its measured caption)"""
+        smk = SimpleNamespace(
+            wildcards=SimpleNamespace(figure=figure),
+            output=SimpleNamespace(caption=f"results/figures/{figure}.caption.rst"),
+        )
+        text, _, measured = template.render(snakemake=smk).partition(".. the values measured")
+        return text.strip(), measured
 
-    captions = {figure: caption(figure).strip() for figure in qplots.FIGURES}
+    captions = {figure: caption(figure)[0] for figure in qplots.FIGURES}
     assert all(captions.values()) and len(set(captions.values())) == len(captions)
-    assert caption("fig5").strip() == ""
+    assert caption("fig5")[0] == ""
+    assert ".. include:: results/figures/fig9.caption.rst" in caption("fig9")[1]
 
 
 def _snakemake(workdir: Path, *args: str, overlay: Path | None = None) -> str:

@@ -330,7 +330,6 @@ def two_sidetrips(tmp_path_factory):
 def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path, two_sidetrips):
     from lrtraj.analysis.sidetrips import summarize
     from lrtraj.divergence import diverged_runs
-    from lrtraj.plots.sidetrips import fig5
     from lrtraj.plots.tables import write_sidetrip_summary
 
     paths = two_sidetrips
@@ -340,10 +339,34 @@ def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path, two_sidetrips):
     md = tmp_path / "summary.md"
     write_sidetrip_summary(summarize(paths, ["test"]), md, diverged=[run.line()])
     assert "1 side-trip run(s) diverged" in md.read_text() and run.line() in md.read_text()
-    fig5(paths, tmp_path / "fig5.pdf", split="test", families=["ema"], provenance={})
-    caption = json.loads((tmp_path / "fig5.json").read_text())["caption"]
+
+
+@pytest.mark.parametrize("figure", ["fig5", "fig1", "fig14", "fig10"])
+def test_side_trip_figures_and_their_report_captions_name_the_diverged_run(
+    tmp_path, two_sidetrips, figure
+):
+    from docutils.core import publish_parts
+
+    from lrtraj.divergence import diverged_runs
+    from lrtraj.plots import sidetrips
+
+    [run] = diverged_runs(two_sidetrips)
+    pdf, paths = tmp_path / f"{figure}.pdf", two_sidetrips
+    kwargs = {
+        "fig5": {"split": "test", "families": ["ema"]},
+        "fig1": {"split": "test", "family": "ema"},
+        "fig14": {"families": ["ema"]},
+        "fig10": {"split": "test", "family": "ema"},
+    }[figure]
+    if figure == "fig10":
+        paths = {"noisy": paths}
+    getattr(sidetrips, figure)(paths, pdf, provenance={}, **kwargs)
+    caption = json.loads(pdf.with_suffix(".json").read_text())["caption"]
     assert "1 run(s) diverged (training loss not finite" in caption
     assert f"constant (seed 3) at step {run.step}" in caption and "nan" not in caption
+    # the report's static caption includes this file: the rendered text says the same
+    html = publish_parts(pdf.with_suffix(".caption.rst").read_text(), writer="html")["body"]
+    assert f"constant (seed 3) at step {run.step}" in html and "Measured:" in html
 
 
 def test_a_diverged_runs_rows_and_metadata_are_marked_a_healthy_ones_not(two_sidetrips):

@@ -279,6 +279,10 @@ def test_report_holds_figures_captions_scorecard_and_config(run):
     for expected in ("fig5.pdf", "fig8.pdf", "claims.md", "config.yaml"):
         assert expected in html or expected in names, expected
     assert "Reproduction scorecard" in html or "claims.md" in names
+    # each figure's static caption includes the values measured for it (its .caption.rst)
+    measured = json.loads((run / "results/figures/fig5.json").read_text())["caption"]
+    built = list((run / "results").rglob("*.caption.rst"))
+    assert html.count("Measured:") == len(built) > 0 and measured.split(" — ")[1][:40] in html
 
 
 def test_a_variant_figure_is_drawn_from_the_variants_own_runs_and_config(run, tmp_path):

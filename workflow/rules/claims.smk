@@ -53,7 +53,8 @@ rule claims_figure:
             category="Scorecard",
         ),
         png=f"{EXP_FIGURES}/claims.png",
-        json=f"{EXP_FIGURES}/claims.json",
+        sidecar=f"{EXP_FIGURES}/claims.json",
+        caption=f"{EXP_FIGURES}/claims.caption.rst",
     log:
         "logs/{expdir}claims_figure.log",
     threads: 1

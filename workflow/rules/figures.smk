@@ -16,6 +16,7 @@ rule fig5:
         ),
         png=f"{EXP_FIGURES}/fig5.png",
         sidecar=f"{EXP_FIGURES}/fig5.json",
+        caption=f"{EXP_FIGURES}/fig5.caption.rst",
     log:
         "logs/{expdir}figures/fig5.log",
     threads: 1
@@ -38,6 +39,7 @@ rule fig1:
         ),
         png=f"{EXP_FIGURES}/fig1.png",
         sidecar=f"{EXP_FIGURES}/fig1.json",
+        caption=f"{EXP_FIGURES}/fig1.caption.rst",
     log:
         "logs/{expdir}figures/fig1.log",
     threads: 1
@@ -80,6 +82,7 @@ rule fig14:
         ),
         png=f"{EXP_FIGURES}/fig14.png",
         sidecar=f"{EXP_FIGURES}/fig14.json",
+        caption=f"{EXP_FIGURES}/fig14.caption.rst",
     log:
         "logs/{expdir}figures/fig14.log",
     threads: 1
@@ -106,6 +109,7 @@ rule fig10:
         ),
         png=f"{FIGURES}/fig10.png",
         sidecar=f"{FIGURES}/fig10.json",
+        caption=f"{FIGURES}/fig10.caption.rst",
     log:
         "logs/figures/fig10.log",
     threads: 1
@@ -134,6 +138,7 @@ rule fig6:
         ),
         png=f"{EXP_FIGURES}/fig6.png",
         sidecar=f"{EXP_FIGURES}/fig6.json",
+        caption=f"{EXP_FIGURES}/fig6.caption.rst",
     log:
         "logs/{expdir}figures/fig6.log",
     threads: 1
@@ -155,6 +160,7 @@ rule fig8:
         ),
         png=f"{EXP_FIGURES}/fig8.png",
         sidecar=f"{EXP_FIGURES}/fig8.json",
+        caption=f"{EXP_FIGURES}/fig8.caption.rst",
     log:
         "logs/{expdir}figures/fig8.log",
     threads: 1

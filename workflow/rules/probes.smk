@@ -94,6 +94,7 @@ rule fig2:
         ),
         png=f"{EXP_FIGURES}/fig2.png",
         sidecar=f"{EXP_FIGURES}/fig2.json",
+        caption=f"{EXP_FIGURES}/fig2.caption.rst",
     log:
         "logs/{expdir}figures/fig2.log",
     benchmark:
@@ -118,6 +119,7 @@ rule fig12:
         ),
         png=f"{EXP_FIGURES}/fig12.png",
         sidecar=f"{EXP_FIGURES}/fig12.json",
+        caption=f"{EXP_FIGURES}/fig12.caption.rst",
     log:
         "logs/{expdir}figures/fig12.log",
     benchmark:
@@ -142,6 +144,7 @@ rule fig13:
         ),
         png=f"{EXP_FIGURES}/fig13.png",
         sidecar=f"{EXP_FIGURES}/fig13.json",
+        caption=f"{EXP_FIGURES}/fig13.caption.rst",
     log:
         "logs/{expdir}figures/fig13.log",
     benchmark:
@@ -166,6 +169,7 @@ rule fig3:
         ),
         png=f"{EXP_FIGURES}/fig3.png",
         sidecar=f"{EXP_FIGURES}/fig3.json",
+        caption=f"{EXP_FIGURES}/fig3.caption.rst",
     log:
         "logs/{expdir}figures/fig3.log",
     benchmark:
@@ -189,6 +193,7 @@ rule fig7:
         ),
         png=f"{EXP_FIGURES}/fig7.png",
         sidecar=f"{EXP_FIGURES}/fig7.json",
+        caption=f"{EXP_FIGURES}/fig7.caption.rst",
     log:
         "logs/{expdir}figures/fig7.log",
     benchmark:

@@ -53,6 +53,7 @@ rule quadratic_figure:
         ),
         png=f"{FIGURES}/{{figure}}.png",
         sidecar=f"{FIGURES}/{{figure}}.json",
+        caption=f"{FIGURES}/{{figure}}.caption.rst",
     log:
         "logs/quadratic/{figure}.log",
     benchmark:

@@ -216,7 +216,7 @@ def fig14(
         + ". ".join(parts)
         + "."
     )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + _diverged_note(diverged_in(df)), provenance)
     return summary
 
 
@@ -234,9 +234,11 @@ def fig10(
     fig, axes = plt.subplots(
         2, len(names), figsize=(4.6 * len(names), 6.6), squeeze=False, layout="constrained"
     )
-    parts, summaries = [], []
+    parts, summaries, notes = [], [], []
     for col, name in enumerate(names):
         df = load_sidetrips(paths_by_experiment[name])
+        if diverged := diverged_in(df):
+            notes.append(f" {name}:{_diverged_note(diverged)}")
         data = df[df["split"] == split]
         for row, metric in enumerate(("accuracy", "loss")):
             ax = axes[row][col]
@@ -255,7 +257,7 @@ def fig10(
         f"{len(names)} experiments ({SPLIT_LABELS.get(split, split)}; mean and min–max over data "
         f"seeds). Final accuracy — " + "; ".join(parts) + "."
     )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + "".join(notes), provenance)
     return pd.concat(summaries, ignore_index=True)
 
 
@@ -330,5 +332,5 @@ def fig6(
         f"{inv.get('average_vs_constant', float('nan')):.3g}, independent solutions "
         f"{inv.get('independent', float('nan')):.3g}."
     )
-    save_figure(fig, out_pdf, caption, provenance)
+    save_figure(fig, out_pdf, caption + _diverged_note(diverged_in(df)), provenance)
     return dist

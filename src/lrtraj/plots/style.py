@@ -2,11 +2,15 @@
 
 ``save_figure`` writes PDF + PNG (temp file + rename), embeds the provenance record in the
 PDF metadata (``Subject``/``Keywords``) and writes it to a ``.json`` sidecar with the caption.
+The caption, with the values measured for this figure, also goes to a ``.caption.rst`` file that
+the figure's static Snakemake report caption includes (``workflow/report/``), so the report says
+what the figure shows (e.g. which runs diverged), not only what it is meant to show.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,4 +76,18 @@ def save_figure(
     _atomic_savefig(fig, pdf_path, format="pdf", metadata=metadata)
     _atomic_savefig(fig, pdf_path.with_suffix(".png"), format="png", dpi=150)
     atomic.write_text(pdf_path.with_suffix(".json"), json.dumps(record, indent=2, default=str))
+    atomic.write_text(caption_path(pdf_path), f"**Measured:** {rst_text(caption)}\n")
     plt.close(fig)
+
+
+def caption_path(pdf_path: str | Path) -> Path:
+    """Where ``save_figure`` writes the measured caption as reStructuredText."""
+    return Path(pdf_path).with_suffix(".caption.rst")
+
+
+_RST_MARKUP = re.compile(r"([\\*`_|])")
+
+
+def rst_text(text: str) -> str:
+    """``text`` as one literal reStructuredText paragraph (markup characters escaped)."""
+    return _RST_MARKUP.sub(r"\\\1", " ".join(text.split()))
