@@ -151,6 +151,10 @@ def test_convolutions_narrower_than_the_minimum_width_are_refused():
         ({"resources": {"gpu_count": 1}}, r"resources: .*'gpu_count' was unexpected"),
         ({"trajectory": {"steps": 10**12}}, "trajectory.steps: 1000000000000 is greater than"),
         ({"sidetrips": {"steps": 10**12}}, "sidetrips.steps: 1000000000000 is greater than"),
+        (
+            {"distributed": {"ranks": 2}, "resources": {"tasks": 3}},
+            "resources.tasks: 3 is neither distributed.ranks=2",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(overlay, message):

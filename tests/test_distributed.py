@@ -179,3 +179,31 @@ def test_launcher_forwards_preemption_to_every_rank_and_stops_them_on_a_failure(
     """)
     assert distributed.launch([sys.executable, "-c", fails], 2) == 3
     assert (tmp_path / "stopped").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "launch", "via_srun"),
+    [
+        ({}, True, False),  # a laptop: local processes
+        ({"WORLD_SIZE": "2"}, False, False),  # torchrun (or the local launcher) started it
+        # the job's own task in an allocation of 2 tasks: the ranks become a step of 2
+        (
+            {"SLURM_JOB_ID": "7", "SLURM_NTASKS_PER_NODE": "2", "SLURM_STEP_NUM_TASKS": "1"},
+            True,
+            True,
+        ),
+        ({"SLURM_JOB_ID": "7", "SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "1"}, False, False),
+        # a batch script of 2 tasks (no step yet), or one task of 1: local processes
+        ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2", "SLURM_PROCID": "0"}, True, False),
+        ({"SLURM_JOB_ID": "7", "SLURM_NTASKS_PER_NODE": "1"}, True, False),
+    ],
+)
+def test_where_the_ranks_of_a_two_rank_job_come_from(monkeypatch, env, launch, via_srun):
+    for name in [k for k in os.environ if k.startswith(("SLURM_", "WORLD_SIZE"))]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert distributed.needs_launch(2) is launch
+    assert (launch and distributed.allocated_tasks() == 2) is via_srun
+    step = distributed.srun_command(["python", "job.py"], 2)
+    assert step[0] == "srun" and "--ntasks=2" in step and step[-2:] == ["python", "job.py"]

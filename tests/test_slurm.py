@@ -519,3 +519,52 @@ def test_preempted_training_resumes_on_the_local_cluster(uninterrupted, tmp_path
     (signalled,) = resumed_at(job_log)
     assert 300 <= signalled < 3000
     assert_same_burn_in(tmp_path, uninterrupted)
+
+
+# a burn-in as 2 data-parallel ranks (2 tasks on SLURM), long enough to be warned mid-way
+TWO_RANKS = {
+    "distributed": {"ranks": 2},
+    "trajectory": {"steps": 800, "checkpoint_every": 400, "eval_every": 400, "log_every": 100},
+}
+
+
+@pytest.fixture(scope="module")
+def two_ranks_uninterrupted(tmp_path_factory) -> Path:
+    """The 2-rank burn-in without interruption, its ranks started by the local launcher."""
+    workdir = tmp_path_factory.mktemp("two_ranks_uninterrupted")
+    ranks = overlay(workdir, "ranks", TWO_RANKS)
+    proc = start_snakemake(workdir, "--cores", "2", BURN_IN, "--configfile", str(TINY), str(ranks))
+    out = finish(proc, workdir)
+    assert proc.returncode == 0, out[-5000:]
+    return workdir
+
+
+def test_two_rank_training_runs_as_two_slurm_tasks_and_resumes_after_a_warning(
+    slurm, two_ranks_uninterrupted, tmp_path
+):
+    ranks = overlay(tmp_path, "ranks", TWO_RANKS)
+    proc = start_snakemake(
+        tmp_path, "--profile", str(SLURM_PROFILE), BURN_IN, "--configfile", str(TINY), str(ranks)
+    )
+    (job,) = wait_until(lambda: submitted(tmp_path), "the burn-in job").values()
+    job_log = wait_until(
+        lambda: next((tmp_path / ".snakemake/submitit").rglob(f"{job}_0_log.out"), None), "log"
+    )
+    wait_until(lambda: progress(tmp_path) >= 200, "burn-in progress")
+    command("scancel", "--signal=USR2", job)  # SLURM's warning, to every step of the job
+    release_requeued(job)
+    out = finish(proc, tmp_path)
+    assert proc.returncode == 0, out[-5000:]
+    # both ranks saved nothing but rank 0's resume file, and both resumed from it
+    (signalled,) = set(resumed_at(job_log))
+    assert 200 <= signalled < 400 and len(resumed_at(job_log)) == 2
+    # the allocation holds 2 tasks; in each attempt the job ran as one task and its ranks as a
+    # step of two
+    fields = ("JobID", "NTasks", "AllocCPUS", "State")
+    out = command("sacct", "-D", "-n", "-P", "-o", ",".join(fields), "-j", job)
+    rows = [dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines()]
+    allocation = [r for r in rows if "." not in r["JobID"]]
+    assert {r["AllocCPUS"] for r in allocation} == {"2"}, rows
+    steps = [r for r in rows if re.fullmatch(r"\d+\.\d+", r["JobID"])]
+    assert sorted(r["NTasks"] for r in steps).count("2") == 2, rows  # one per attempt
+    assert_same_burn_in(tmp_path, two_ranks_uninterrupted)

@@ -83,9 +83,17 @@ def test_qos_constraint_requeue_and_single_task():
     assert params["qos"] == "high" and params["constraint"] == "a100|h100"
     assert params["additional_parameters"]["requeue"] is True
     assert slurm({}, requeue=False)["additional_parameters"]["no-requeue"] is True
-    assert slurm({"nodes": 1, "tasks": 1})["cpus_per_task"] == 1
-    with pytest.raises(ResourceError, match="tasks=4"):
-        slurm({"tasks": 4})
+    single = slurm({"nodes": 1, "tasks": 1})
+    assert single["cpus_per_task"] == 1 and "ntasks_per_node" not in single
+    with pytest.raises(ResourceError, match="nodes=2"):
+        slurm({"nodes": 2})
+
+
+def test_n_tasks_are_an_allocation_in_which_the_snakemake_job_runs_once():
+    params = slurm({"tasks": 4, "cpus_per_task": 2, "gpu": 4})
+    assert params["ntasks_per_node"] == 4 and params["cpus_per_task"] == 2
+    assert params["srun_args"] == ["--ntasks=1"]  # submitit's srun would start it 4 times
+    assert "ntasks_per_node" not in local_parameters({"tasks": 4})  # the job starts its ranks
 
 
 @pytest.mark.parametrize(

@@ -257,6 +257,12 @@ def _distributed_problems(cfg: Mapping[str, Any]) -> list[str]:
             f"device: '{cfg['device']}' names one GPU, but distributed.ranks={ranks} gives each "
             "rank its own: use 'cuda' or 'auto'"
         )
+    tasks = cfg.get("resources", {}).get("tasks", ranks)
+    if tasks not in (1, ranks):
+        problems.append(
+            f"resources.tasks: {tasks} is neither distributed.ranks={ranks} (a task per rank, "
+            "the default) nor 1 (every rank in one task)"
+        )
     return problems
 
 

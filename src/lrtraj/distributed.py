@@ -4,10 +4,14 @@ How ranks start (``run_as_ranks`` at the top of a training job script, then ``se
 
 - under ``torchrun`` (or this module's local launcher): ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``/
   ``MASTER_ADDR``/``MASTER_PORT`` are set, each process is a rank;
-- under SLURM with one task per rank (``srun``, submitit): ``SLURM_PROCID``/``SLURM_NTASKS``
-  give the rank, submitit's ``TorchDistributedEnvironment`` the master address and port;
-- otherwise, with ``ranks > 1``, the job process is a launcher: it starts ``ranks`` copies of
-  itself on this host (``launch``), forwards SIGUSR2/SIGTERM to them and exits with their status.
+- in a SLURM job step of one task per rank (``srun --ntasks=<ranks>``): ``SLURM_PROCID``/
+  ``SLURM_STEP_NUM_TASKS`` give the rank, submitit's ``TorchDistributedEnvironment`` the master
+  address and port;
+- otherwise, with ``ranks > 1``, the job process is a launcher that starts ``ranks`` copies of
+  itself, forwards SIGUSR2/SIGTERM to them and exits with their status: as that job step when
+  its SLURM allocation holds ``ranks`` tasks (the submitit plugin's ``tasks`` resource, which
+  the training rules set to ``distributed.ranks``: the job's own command runs as one task of
+  it), else as local processes on this host (``launch``).
 
 What a rank does (``train.sgd_loop``): the global batch of step ``s`` is still the pure function
 of ``(data_seed, s)``; rank ``r`` takes its contiguous ``1/world`` shard (``data.*Stream.shard``).
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,20 +66,30 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def _slurm_tasks() -> int:
-    return int(os.environ.get("SLURM_NTASKS", "1")) if "SLURM_PROCID" in os.environ else 1
+def _slurm_step_tasks() -> int:
+    """The tasks of the SLURM job step this process is one of (1 outside a step, e.g. in a
+    batch script, whose SLURM_NTASKS is the allocation's)."""
+    return int(os.environ.get("SLURM_STEP_NUM_TASKS", "1"))
+
+
+def allocated_tasks() -> int:
+    """Tasks per node of the SLURM allocation this process runs in (1 outside SLURM)."""
+    if "SLURM_JOB_ID" not in os.environ:
+        return 1
+    per_node = os.environ.get("SLURM_NTASKS_PER_NODE", "1")  # e.g. "2" or "2(x3)"
+    return int(per_node.split("(")[0] or 1)
 
 
 def needs_launch(ranks: int) -> bool:
-    """True when ``ranks > 1`` and nothing (torchrun, SLURM tasks) started the ranks."""
-    return ranks > 1 and "WORLD_SIZE" not in os.environ and _slurm_tasks() != ranks
+    """True when ``ranks > 1`` and nothing (torchrun, a SLURM step) started the ranks."""
+    return ranks > 1 and "WORLD_SIZE" not in os.environ and _slurm_step_tasks() != ranks
 
 
 def init(ranks: int, device: str) -> None:
     """Join the process group of ``ranks`` processes (no-op for one): NCCL for a CUDA
     ``device``, gloo on CPU. Each CUDA rank takes GPU ``LOCAL_RANK`` (modulo the visible ones)."""
     global _control
-    if ranks == 1 and "WORLD_SIZE" not in os.environ and _slurm_tasks() == 1:
+    if ranks == 1 and "WORLD_SIZE" not in os.environ and _slurm_step_tasks() == 1:
         return
     if "WORLD_SIZE" not in os.environ:
         from submitit.helpers import TorchDistributedEnvironment
@@ -84,7 +99,7 @@ def init(ranks: int, device: str) -> None:
     if world != ranks:
         raise ValueError(
             f"distributed.ranks: {ranks}, but this job was started as {world} processes "
-            "(WORLD_SIZE / SLURM_NTASKS); give the job as many tasks as ranks"
+            "(WORLD_SIZE / SLURM_STEP_NUM_TASKS); give the job as many tasks as ranks"
         )
     cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if cuda:
@@ -245,6 +260,31 @@ def launch(command: Sequence[str], ranks: int, preempted_code: int = PREEMPTED_E
         subprocess.Popen(list(command), env={**env, "RANK": str(r), "LOCAL_RANK": str(r)})
         for r in range(ranks)
     ]
+    return _supervise(procs, preempted_code)
+
+
+def srun_command(command: Sequence[str], ranks: int) -> list[str]:
+    """``command`` as a step of ``ranks`` tasks in this SLURM allocation. ``--overlap`` and
+    ``--mem=0``: the step shares the CPUs and memory of the job's own one-task step, which only
+    waits for it (SLURM gives that step the job's memory); a task that fails stops the others
+    (a preempted rank exits only after rank 0 has saved: ``barrier``)."""
+    cpus = os.environ.get("SLURM_CPUS_PER_TASK")  # not inherited by srun on every version
+    return [
+        "srun",
+        "--overlap",
+        "--mem=0",
+        "--nodes=1",
+        f"--ntasks={ranks}",
+        *([f"--cpus-per-task={cpus}"] if cpus else []),
+        "--kill-on-bad-exit=1",
+        "--unbuffered",
+        *command,
+    ]
+
+
+def _supervise(procs: list[subprocess.Popen], preempted_code: int) -> int:
+    """Wait for ``procs`` (the ranks, or one srun that runs them), forwarding SIGUSR2 and
+    SIGTERM, and stopping the others when one fails; their combined status (``launch``)."""
 
     def forward(sig: int, _frame: object) -> None:
         for p in procs:
@@ -274,5 +314,10 @@ def launch(command: Sequence[str], ranks: int, preempted_code: int = PREEMPTED_E
 def run_as_ranks(ranks: int) -> None:
     """At the top of a training job script: when this process must start the ranks itself,
     run the script again as ``ranks`` processes and exit with their status."""
-    if needs_launch(ranks):
-        raise SystemExit(launch([sys.executable, *sys.argv], ranks))
+    if not needs_launch(ranks):
+        return
+    command = [sys.executable, *sys.argv]
+    if allocated_tasks() == ranks and shutil.which("srun"):
+        step = subprocess.Popen(srun_command(command, ranks))
+        raise SystemExit(_supervise([step], PREEMPTED_EXIT_CODE))
+    raise SystemExit(launch(command, ranks))

@@ -110,8 +110,15 @@ CHECKPOINT_STEPS = sorted(
 )
 lrconfig.check_checkpoint_steps(EXPERIMENTS, CHECKPOINT_STEPS)
 # GPUs per training job come from config, so the CPU default asks for none; its CPUs
-# (cpus_per_task) are also its threads, hence torch's threads (lrtraj.runtime.job).
-TRAIN_RESOURCES = {"cpus_per_task": 1, **config.get("resources", {})}
+# (cpus_per_task) are also its threads, hence torch's threads (lrtraj.runtime.job). A job of
+# several data-parallel ranks asks for a task per rank (cpus_per_task each; on SLURM its ranks
+# run as a job step of them, lrtraj.distributed); resources.tasks: 1 keeps them in one task.
+RANKS = config["distributed"]["ranks"]
+TRAIN_RESOURCES = {
+    "cpus_per_task": 1,
+    **({"tasks": RANKS} if RANKS > 1 else {}),
+    **config.get("resources", {}),
+}
 TRAIN_THREADS = int(TRAIN_RESOURCES["cpus_per_task"])
 
 

@@ -223,6 +223,9 @@ class Executor(RemoteExecutor):
                 self.report_job_error(SubmittedJobInfo(job), msg=f"submitit submission failed: {e}")
             return
         for job, name, sjob in zip(jobs, names, sjobs, strict=True):
+            # a job of n tasks (resource tasks) runs its command in task 0 alone: its log, result
+            # and state are task 0's (submitit's multi-task view would wait for n results)
+            sjob = sjob.task(0) if sjob.num_tasks > 1 else sjob
             log = sjob.paths.stdout
             array = "" if array_name is None else f" in array {array_name}"
             self.logger.info(

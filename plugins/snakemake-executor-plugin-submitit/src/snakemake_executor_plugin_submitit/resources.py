@@ -18,7 +18,11 @@ rule resource        SLURM request
 ``slurm_partition``  ``--partition`` (else the plugin's GPU or CPU partition setting)
 ``slurm_account``    ``--account`` (else the plugin's account setting)
 ``slurm_extra``      more sbatch long options, e.g. ``"--exclusive --nice=5"``
-``nodes``/``tasks``  1 only: a Snakemake job here is one process (no MPI)
+``tasks``            ``--ntasks-per-node=<n>`` on one node; the Snakemake job itself runs as
+                     one task of it (``srun --ntasks=1``), and a program of the rule starts
+                     the n tasks as a job step (``srun --overlap --ntasks=<n>``), e.g. the
+                     ranks of a data-parallel training job
+``nodes``            1 only (a Snakemake job here runs on one node)
 ===================  ========================================================================
 
 Any other resource name is refused with its name, never dropped.
@@ -217,9 +221,8 @@ def slurm_parameters(
     ``partition`` is for jobs with GPUs; jobs without go to ``cpu_partition`` when it is set.
     """
     check_names(resources)
-    for key in ("nodes", "tasks"):
-        if (_count(resources, key) or 1) != 1:
-            raise ResourceError(f"resource {key}={resources[key]!r}: only 1 is supported here")
+    if (_count(resources, "nodes") or 1) != 1:
+        raise ResourceError(f"resource nodes={resources['nodes']!r}: only 1 is supported here")
     additional: dict[str, Any] = dict(gpu_request(resources))
     cpus_per_task = _count(resources, "cpus_per_task")
     cpus_per_gpu = _count(resources, "cpus_per_gpu")
@@ -238,6 +241,7 @@ def slurm_parameters(
     default_partition = partition if additional.get("gpus") or additional.get("gres") else None
     return {
         "job_name": name,
+        **task_parameters(_count(resources, "tasks") or 1),
         "cpus_per_task": None if cpus_per_gpu else max(1, cpus_per_task or int(threads)),
         "cpus_per_gpu": cpus_per_gpu or None,
         "time": time_limit_min(resources.get("runtime"), signal_delay_s),
@@ -253,6 +257,14 @@ def slurm_parameters(
         "wckey": None,  # submitit's default wckey breaks clusters that enforce wckeys
         "additional_parameters": additional,
     }
+
+
+def task_parameters(tasks: int) -> dict[str, Any]:
+    """An allocation of ``tasks`` tasks on one node in which the Snakemake job runs once: submitit
+    would otherwise start the job in every task (its srun takes the allocation's count)."""
+    if tasks == 1:
+        return {}
+    return {"ntasks_per_node": tasks, "srun_args": ["--ntasks=1"]}
 
 
 def parse_max_times(text: str) -> tuple[dict[str, int | None], str | None]:
