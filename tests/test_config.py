@@ -155,6 +155,10 @@ def test_convolutions_narrower_than_the_minimum_width_are_refused():
             {"distributed": {"ranks": 2}, "resources": {"tasks": 3}},
             "resources.tasks: 3 is neither distributed.ranks=2",
         ),
+        (
+            {"distributed": {"ranks": 4}, "resources": {"gpus": 1}},
+            "resources.gpus: 1 GPUs for distributed.ranks=4",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(overlay, message):

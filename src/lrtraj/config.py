@@ -257,7 +257,15 @@ def _distributed_problems(cfg: Mapping[str, Any]) -> list[str]:
             f"device: '{cfg['device']}' names one GPU, but distributed.ranks={ranks} gives each "
             "rank its own: use 'cuda' or 'auto'"
         )
-    tasks = cfg.get("resources", {}).get("tasks", ranks)
+    resources = cfg.get("resources", {})
+    gpus = resources.get("gpu", resources.get("gpus"))
+    if gpus and gpus != ranks:  # NCCL refuses two ranks on one GPU
+        key = "gpu" if "gpu" in resources else "gpus"
+        problems.append(
+            f"resources.{key}: {gpus} GPUs for distributed.ranks={ranks} ranks, which take a GPU "
+            f"each: set it to {ranks} (or 0 for CPU ranks)"
+        )
+    tasks = resources.get("tasks", ranks)
     if tasks not in (1, ranks):
         problems.append(
             f"resources.tasks: {tasks} is neither distributed.ranks={ranks} (a task per rank, "
