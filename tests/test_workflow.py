@@ -186,24 +186,61 @@ def test_a_burn_in_key_reruns_everything_downstream(run, tmp_path):
     assert jobs.get("burn_in") == 2 and jobs.get("sidetrip") == sidetrips and jobs.get("twin") == 2
 
 
-@pytest.mark.parametrize(
-    "overlay,message",
-    [
-        ({"trajectory": {"lr": -0.1}}, "trajectory.lr"),
-        ({"trajectory": {"stepz": 5}}, "'stepz' was unexpected"),
-        ({"sidetrips": {"steps": "many"}}, "sidetrips.steps"),
-        (
-            {"sidetrips": {"averaging": {"two_point": {"k": 15}}}},
-            "two_point.k: 15 is not a multiple",
-        ),
-    ],
-)
-def test_bad_config_stops_before_any_job(tmp_path, overlay, message):
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(overlay))
-    proc = snakemake(tmp_path, "-n", configs=(TINY, path), check=False)
+# Bad inputs (issue 19's list among them), each as the YAML text of an overlay on the tiny
+# config, and the message that must name the key. Run for real, not as a dry run: the refusal
+# must come before any job starts.
+BAD_CONFIGS = {
+    "negative lr": ("trajectory: {lr: -0.1}", "trajectory.lr"),
+    "unknown key": ("trajectory: {stepz: 5}", "'stepz' was unexpected"),
+    "text for a number": ("sidetrips: {steps: many}", "sidetrips.steps"),
+    "k not a multiple": ("sidetrips: {averaging: {two_point: {k: 15}}}", "two_point.k: 15 is not"),
+    "experiment '..'": ("experiment: '..'", "experiment: '..' does not match"),
+    "variant '..'": ("variants: {'..': {}}", "variants: '..' does not match"),
+    "experiment named as its variant": ("experiment: tiny_noise", "share the name"),
+    "NaN lr": ("trajectory: {lr: .nan}", "trajectory.lr: nan is not a finite number"),
+    "NaN momentum": ("optimizer: {momentum: .nan}", "optimizer.momentum: nan is not a finite"),
+    "inf weight decay": ("optimizer: {weight_decay: .inf}", "optimizer.weight_decay: inf is not"),
+    "-inf noise": ("data: {noise_sigma: -.inf}", "data.noise_sigma: -inf is not a finite"),
+    "NaN EMA beta": (
+        "sidetrips: {averaging: {ema: {beta: .nan}}}",
+        "sidetrips.averaging.ema.beta: nan is not a finite",
+    ),
+    "NaN side-trip lr": ("sidetrips: {lr: .nan}", "sidetrips.lr: nan is not a finite"),
+    "duplicate key": ("trajectory:\n  lr: 0.1\n  lr: 0.2", "bad.yaml: duplicate key 'lr'"),
+    "negative memory": ("resources: {mem_mb: -5}", "resources.mem_mb: -5 is less than"),
+    "10^12 steps": ("trajectory: {steps: 1000000000000}", "trajectory.steps: 1000000000000 is"),
+    "tasks not ranks": (
+        "distributed: {ranks: 2}\nresources: {tasks: 3}",
+        "resources.tasks: 3 is neither distributed.ranks=2",
+    ),
+    "GPUs not ranks": (
+        "distributed: {ranks: 2}\nresources: {gpus: 1}",
+        "resources.gpus: 1 GPUs for distributed.ranks=2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS)
+def test_bad_config_stops_before_any_job_naming_the_key(tmp_path, case):
+    text, message = BAD_CONFIGS[case]
+    (tmp_path / "bad.yaml").write_text(text + "\n")
+    sentinel = tmp_path / "results" / "kept.parquet"  # what an earlier run computed
+    sentinel.parent.mkdir()
+    sentinel.write_bytes(b"computed")
+    proc = snakemake(tmp_path, "--cores", "1", configs=(TINY, tmp_path / "bad.yaml"), check=False)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+    assert [p.name for p in (tmp_path / "results").rglob("*")] == ["kept.parquet"]
+    assert sentinel.read_bytes() == b"computed" and not (tmp_path / "logs").exists()
+
+
+def test_a_cuda_device_this_host_lacks_stops_before_any_job(tmp_path):
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    (tmp_path / "bad.yaml").write_text(f"device: 'cuda:{count}'\n")
+    proc = snakemake(tmp_path, "--cores", "1", configs=(TINY, tmp_path / "bad.yaml"), check=False)
+    assert proc.returncode != 0
+    assert f"device: 'cuda:{count}' but this host has" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 def test_paper_scale_plans_without_data_and_fails_naming_the_path(tmp_path):
