@@ -42,7 +42,7 @@ def test_a_variants_fig5_reads_the_variants_side_trips_and_burn_in(tmp_path):
     assert all(p.startswith(f"results/{VARIANT}/burn_in/") for p in outputs["burn_in"])
     assert all(p.startswith(f"results/{VARIANT}/burn_in/") for p in inputs["sidetrip"])
     assert outputs["fig5"] == {
-        f"results/{VARIANT}/figures/fig5.{ext}" for ext in ("pdf", "png", "json")
+        f"results/{VARIANT}/figures/fig5.{ext}" for ext in ("pdf", "png", "json", "caption.rst")
     }
     assert planned_files(proc, "log")["fig5"] == {f"logs/{VARIANT}/figures/fig5.log"}
 
