@@ -341,6 +341,17 @@ def test_a_diverged_sidetrip_is_named_in_the_summary(tmp_path, two_sidetrips):
     assert "1 side-trip run(s) diverged" in md.read_text() and run.line() in md.read_text()
 
 
+def test_when_every_run_diverged_no_final_value_is_taken_from_where_they_stopped(two_sidetrips):
+    from lrtraj.analysis.sidetrips import final_comparison, load_sidetrips
+
+    diverged = load_sidetrips([two_sidetrips[0]])  # the constant run and its averages
+    assert diverged["value"].notna().any()  # it was evaluated before it diverged
+    cmp = final_comparison(diverged, "test")
+    assert len(cmp) and cmp[["baseline", "average"]].isna().all().all()
+    both = final_comparison(load_sidetrips(two_sidetrips), "test")
+    assert both["schedule"].notna().all() and both["baseline"].isna().all()
+
+
 @pytest.mark.parametrize("figure", ["fig5", "fig1", "fig14", "fig10"])
 def test_side_trip_figures_and_their_report_captions_name_the_diverged_run(
     tmp_path, two_sidetrips, figure

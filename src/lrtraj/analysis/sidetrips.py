@@ -25,11 +25,14 @@ def final_comparison(df: pd.DataFrame, split: str) -> pd.DataFrame:
     """Per data seed, family and metric at the last side-trip step: baseline, average, schedule,
     and the two gaps of claim 3 (|average − schedule| vs |average − baseline|).
 
-    A run that diverged has no row at the last step: its values are NaN (and a claim computed
-    from them fails), so a diverged seed never silently drops out."""
+    The last step is that of the runs that did not diverge. A diverged run's values are NaN
+    (and a claim computed from them fails), so a diverged seed never silently drops out, and
+    when every run diverged no value is taken from wherever they happened to stop."""
     ev = df[(df["split"] == split) & (df["kind"] != "reference")]
-    last = ev["sidetrip_step"].max()
-    at_end = ev[ev["sidetrip_step"] == last].set_index(["data_seed", "family", "kind", "metric"])
+    healthy = ev[~ev["diverged"]] if "diverged" in ev else ev  # files from before the column
+    last = (healthy if len(healthy) else ev)["sidetrip_step"].max()
+    at_end = healthy[healthy["sidetrip_step"] == last]
+    at_end = at_end.set_index(["data_seed", "family", "kind", "metric"])
     value = at_end["value"]
     families = sorted(set(ev.loc[ev["kind"].isin(["average", "schedule"]), "family"]))
     rows = []
