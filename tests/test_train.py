@@ -380,6 +380,31 @@ def test_side_trip_figures_and_their_report_captions_name_the_diverged_run(
     assert f"constant (seed 3) at step {run.step}" in html and "Measured:" in html
 
 
+def test_fig5_marks_where_a_diverged_run_was_last_evaluated(tmp_path, two_sidetrips, monkeypatch):
+    import numpy as np
+    from matplotlib.collections import PathCollection
+
+    from lrtraj.analysis.sidetrips import load_sidetrips
+    from lrtraj.plots import sidetrips
+
+    drawn = []
+    monkeypatch.setattr(sidetrips, "save_figure", lambda fig, *args: drawn.append(fig))
+    sidetrips.fig5(
+        two_sidetrips, tmp_path / "fig5.pdf", split="test", families=["ema"], provenance={}
+    )
+    df = load_sidetrips(two_sidetrips)
+    run = df[df["diverged"] & (df["split"] == "test") & (df["metric"] == "accuracy")]
+    # the constant run's two curves (the baseline and the EMA average it carries), each crossed
+    # at its last finite evaluation
+    finite = run[np.isfinite(run["value"])].sort_values("sidetrip_step")
+    last = finite.groupby(["family", "kind"]).tail(1)
+    expected = sorted(zip(last["sidetrip_step"].astype(float), 100 * last["value"], strict=True))
+    accuracy = drawn[0].axes[0]  # row 0: accuracy in %
+    crosses = [c.get_offsets() for c in accuracy.collections if type(c) is PathCollection]
+    assert sorted(tuple(xy) for c in crosses for xy in c.tolist()) == expected
+    assert sidetrips.DIVERGED_LABEL in accuracy.get_legend_handles_labels()[1]
+
+
 def test_a_diverged_runs_rows_and_metadata_are_marked_a_healthy_ones_not(two_sidetrips):
     from lrtraj.metrics import TRAINING_COLUMNS, read_diverged, read_parquet
 

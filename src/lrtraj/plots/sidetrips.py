@@ -54,8 +54,8 @@ def _diverged_note(diverged: Sequence[Diverged]) -> str:
     if not diverged:
         return ""
     return (
-        f" {len(diverged)} run(s) diverged (training loss not finite; curves end at the last "
-        f"evaluation before it): {', '.join(d.short() for d in diverged)}."
+        f" {len(diverged)} run(s) diverged (training loss not finite; curves end, marked ×, at the "
+        f"last evaluation before it): {', '.join(d.short() for d in diverged)}."
     )
 
 
@@ -98,8 +98,26 @@ def _draw(
             errorbar=_spread,
             linewidth=1.6,
         )
+        _mark_diverged(ax, sub, color)
     ax.set_xlabel("side-trip step (SGD steps since branch)")
     ax.set_ylabel(METRIC_LABELS[metric])
+
+
+DIVERGED_LABEL = "diverged run: its last evaluation"
+
+
+def _mark_diverged(ax: plt.Axes, curve: pd.DataFrame, color: str) -> None:
+    """A cross where each diverged seed of one curve was last evaluated, so a curve that ends
+    early (or a run that diverged before its second evaluation, which draws no line) shows."""
+    if "diverged" not in curve:  # files from before the column
+        return
+    ended = curve[curve["diverged"] & np.isfinite(curve["value"])]
+    if ended.empty:
+        return
+    last = ended.loc[ended.groupby("data_seed")["sidetrip_step"].idxmax()]
+    ax.scatter(last["sidetrip_step"], last["value"], marker="x", s=60, color=color, zorder=3)
+    if DIVERGED_LABEL not in ax.get_legend_handles_labels()[1]:  # one entry per panel
+        ax.plot([], [], "x", color="0.3", label=DIVERGED_LABEL)
 
 
 def _figure_legend(fig: plt.Figure, ax: plt.Axes) -> None:
