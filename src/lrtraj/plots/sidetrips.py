@@ -107,14 +107,15 @@ DIVERGED_LABEL = "diverged run: its last evaluation"
 
 
 def _mark_diverged(ax: plt.Axes, curve: pd.DataFrame, color: str) -> None:
-    """A cross where each diverged seed of one curve was last evaluated, so a curve that ends
+    """A cross where each diverged run of one curve was last evaluated, so a curve that ends
     early (or a run that diverged before its second evaluation, which draws no line) shows."""
     if "diverged" not in curve:  # files from before the column
         return
     ended = curve[curve["diverged"] & np.isfinite(curve["value"])]
     if ended.empty:
         return
-    last = ended.loc[ended.groupby("data_seed")["sidetrip_step"].idxmax()]
+    runs = ended.groupby(["method", "branch_step", "data_seed"])["sidetrip_step"]
+    last = ended.loc[runs.idxmax()]
     ax.scatter(last["sidetrip_step"], last["value"], marker="x", s=60, color=color, zorder=3)
     if DIVERGED_LABEL not in ax.get_legend_handles_labels()[1]:  # one entry per panel
         ax.plot([], [], "x", color="0.3", label=DIVERGED_LABEL)
