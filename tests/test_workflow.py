@@ -186,6 +186,22 @@ def test_a_burn_in_key_reruns_everything_downstream(run, tmp_path):
     assert jobs.get("burn_in") == 2 and jobs.get("sidetrip") == sidetrips and jobs.get("twin") == 2
 
 
+def test_probes_ask_for_one_task_and_one_gpu_when_training_runs_as_ranks(tmp_path):
+    overlay = tmp_path / "ranks.yaml"
+    overlay.write_text("distributed: {ranks: 2}\nresources: {gpus: 2}\n")
+    proc = snakemake(
+        tmp_path, "-n", "results/tiny/probes/alignment.parquet", configs=(TINY, overlay)
+    )
+    asked, rule = {}, None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.startswith("rule "):
+            rule = line.removeprefix("rule ").rstrip(":")
+        elif line.strip().startswith("resources:") and rule:
+            asked[rule] = dict(kv.split("=", 1) for kv in line.split(":", 1)[1].strip().split(", "))
+    assert asked["burn_in"]["tasks"] == "2" and asked["burn_in"]["gpus"] == "2"
+    assert "tasks" not in asked["probe_alignment"] and asked["probe_alignment"]["gpus"] == "1"
+
+
 # Bad inputs (issue 19's list among them), each as the YAML text of an overlay on the tiny
 # config, and the message that must name the key. Run for real, not as a dry run: the refusal
 # must come before any job starts.

@@ -120,6 +120,10 @@ TRAIN_RESOURCES = {
     **config.get("resources", {}),
 }
 TRAIN_THREADS = int(TRAIN_RESOURCES["cpus_per_task"])
+# A probe runs as one process whatever distributed.ranks says: one task, one GPU of the ranks'.
+PROBE_RESOURCES = {k: v for k, v in TRAIN_RESOURCES.items() if k != "tasks"} | {
+    k: 1 for k in ("gpu", "gpus") if TRAIN_RESOURCES.get(k)
+}
 
 
 wildcard_constraints:

@@ -21,7 +21,7 @@ rule probe_sweep:
         ckpt=r"\d+",
     threads: TRAIN_THREADS
     resources:
-        **TRAIN_RESOURCES,
+        **PROBE_RESOURCES,
     params:
         **probe_params(),
         # the checkpoint list itself is not read here: adding a step runs only its job
@@ -48,7 +48,7 @@ rule probe_fixed_batch:
         "benchmarks/{exp}/probes/fixed_batch.tsv"
     threads: TRAIN_THREADS
     resources:
-        **TRAIN_RESOURCES,
+        **PROBE_RESOURCES,
     params:
         **probe_params("fixed_batch"),
         code=code_of("probe_fixed_batch.py"),
@@ -69,7 +69,7 @@ rule probe_alignment:
         "benchmarks/{exp}/probes/alignment.tsv"
     threads: TRAIN_THREADS
     resources:
-        **TRAIN_RESOURCES,
+        **PROBE_RESOURCES,
     params:
         **probe_params("alignment"),
         code=code_of("probe_alignment.py"),
