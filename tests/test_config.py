@@ -159,6 +159,14 @@ def test_convolutions_narrower_than_the_minimum_width_are_refused():
             {"distributed": {"ranks": 4}, "resources": {"gpus": 1}},
             "resources.gpus: 1 GPUs for distributed.ranks=4",
         ),
+        (
+            {"distributed": {"ranks": 2}, "resources": {"gres": "gpu:a100:1"}},
+            "resources.gres: 'gpu:a100:1' is 1 GPU",
+        ),
+        (
+            {"distributed": {"ranks": 2}, "resources": {"gres": "shard:4,gpu"}},
+            "resources.gres: 'gpu' is 1 GPU",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(overlay, message):

@@ -265,6 +265,14 @@ def _distributed_problems(cfg: Mapping[str, Any]) -> list[str]:
             f"resources.{key}: {gpus} GPUs for distributed.ranks={ranks} ranks, which take a GPU "
             f"each: set it to {ranks} (or 0 for CPU ranks)"
         )
+    for item in str(resources.get("gres", "")).split(","):  # e.g. gpu:2, gpu:a100:2, shard:1
+        kind, *rest = item.strip().split(":")
+        n = int(rest[-1]) if rest and rest[-1].isdigit() else 1
+        if kind == "gpu" and n not in (0, ranks):
+            problems.append(
+                f"resources.gres: '{item.strip()}' is {n} GPU(s) for distributed.ranks={ranks} "
+                f"ranks, which take a GPU each: ask for gpu:{ranks}"
+            )
     tasks = resources.get("tasks", ranks)
     if tasks not in (1, ranks):
         problems.append(

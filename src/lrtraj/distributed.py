@@ -266,8 +266,10 @@ def launch(command: Sequence[str], ranks: int, preempted_code: int = PREEMPTED_E
 def srun_command(command: Sequence[str], ranks: int) -> list[str]:
     """``command`` as a step of ``ranks`` tasks in this SLURM allocation. ``--overlap`` and
     ``--mem=0``: the step shares the CPUs and memory of the job's own one-task step, which only
-    waits for it (SLURM gives that step the job's memory); a task that fails stops the others
-    (a preempted rank exits only after rank 0 has saved: ``barrier``)."""
+    waits for it (SLURM gives that step the job's memory); a task that fails stops the others.
+    A preempted rank exits (75) only after rank 0 has saved (``barrier``); SLURM may then kill
+    the slower ranks, so the step's status can be 137/143 instead: the executor requeues a job
+    that was warned whatever its status."""
     cpus = os.environ.get("SLURM_CPUS_PER_TASK")  # not inherited by srun on every version
     return [
         "srun",
@@ -318,6 +320,9 @@ def run_as_ranks(ranks: int) -> None:
         return
     command = [sys.executable, *sys.argv]
     if allocated_tasks() == ranks and shutil.which("srun"):
-        step = subprocess.Popen(srun_command(command, ranks))
+        # a free port, not submitit's default drawn from the job id: several jobs can share
+        # one allocation (snakemake run inside salloc) and must not meet at one port
+        env = {**os.environ, "MASTER_PORT": str(_free_port())}
+        step = subprocess.Popen(srun_command(command, ranks), env=env)
         raise SystemExit(_supervise([step], PREEMPTED_EXIT_CODE))
     raise SystemExit(launch(command, ranks))

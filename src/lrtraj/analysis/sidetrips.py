@@ -27,7 +27,8 @@ def final_comparison(df: pd.DataFrame, split: str) -> pd.DataFrame:
 
     The last step is that of the runs that did not diverge. A diverged run's values are NaN
     (and a claim computed from them fails), so a diverged seed never silently drops out, and
-    when every run diverged no value is taken from wherever they happened to stop."""
+    when every run diverged no value is taken from wherever they happened to stop (all NaN;
+    ``step`` is then the furthest step any of them was evaluated at)."""
     ev = df[(df["split"] == split) & (df["kind"] != "reference")]
     healthy = ev[~ev["diverged"]] if "diverged" in ev else ev  # files from before the column
     last = (healthy if len(healthy) else ev)["sidetrip_step"].max()

@@ -20,7 +20,7 @@ rule resource        SLURM request
 ``slurm_extra``      more sbatch long options, e.g. ``"--exclusive --nice=5"``
 ``tasks``            ``--ntasks-per-node=<n>`` on one node; the Snakemake job itself runs as
                      one task of it (``srun --ntasks=1``), and a program of the rule starts
-                     the n tasks as a job step (``srun --overlap --ntasks=<n>``), e.g. the
+                     the n tasks as a job step (``srun --overlap --mem=0 --ntasks=<n>``), e.g. the
                      ranks of a data-parallel training job
 ``nodes``            1 only (a Snakemake job here runs on one node)
 ===================  ========================================================================
