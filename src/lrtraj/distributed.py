@@ -94,7 +94,9 @@ def init(ranks: int, device: str) -> None:
     if "WORLD_SIZE" not in os.environ:
         from submitit.helpers import TorchDistributedEnvironment
 
-        TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        # overwrite: the launcher set MASTER_PORT (a free port), which submitit's constructor
+        # reads; nothing else of the set is defined outside torchrun (WORLD_SIZE is not)
+        TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
     world = int(os.environ["WORLD_SIZE"])
     if world != ranks:
         raise ValueError(
